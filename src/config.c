@@ -1,0 +1,522 @@
+#include "autoconfig.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <ini.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "i18n.h"
+
+/* inih hands values over without line numbers; our reader counts lines so
+ * every message can say file:line. */
+struct parse_ctx {
+	struct config *cfg;
+	FILE *file;
+	const char *path;
+	int line;
+	int section_line;
+	bool line_too_long;
+	char current_section[128];
+	struct account *current;        /* NULL until a known section */
+	struct result *r;
+	bool failed;
+};
+
+typedef bool (*value_parser)(const char *value, void *field, struct parse_ctx *ctx);
+
+struct key_spec {
+	const char *name;
+	enum account_key key;
+	value_parser parse;
+	size_t offset;
+	size_t size;
+};
+
+static bool fail_at(struct parse_ctx *ctx, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static bool fail_at(struct parse_ctx *ctx, const char *fmt, ...)
+{
+	char text[RESULT_MSG_MAX / 2];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(text, sizeof text, fmt, ap);
+	va_end(ap);
+	ctx->failed = true;
+	return result_fail(ctx->r, RESULT_CONFIG, "%s:%d: %s", ctx->path, ctx->line, text);
+}
+
+static bool parse_string(const char *value, void *field, struct parse_ctx *ctx)
+{
+	char **dst = field;
+
+	if (*value == '\0')
+		return fail_at(ctx, _("empty value"));
+	free(*dst);
+	*dst = strdup(value);
+	if (*dst == NULL)
+		return fail_at(ctx, _("out of memory"));
+	return true;
+}
+
+static bool parse_hostname(const char *value, void *field, struct parse_ctx *ctx)
+{
+	for (const char *p = value; *p; p++) {
+		if (!isalnum((unsigned char)*p) && !strchr(".-_:[]", *p))
+			return fail_at(ctx, _("invalid host name '%s'"), value);
+	}
+	return parse_string(value, field, ctx);
+}
+
+static bool parse_number(const char *value, unsigned *out, unsigned min, unsigned max)
+{
+	char *end;
+	unsigned long v;
+
+	if (!isdigit((unsigned char)*value))
+		return false;
+	errno = 0;
+	v = strtoul(value, &end, 10);
+	if (errno || *end || v < min || v > max)
+		return false;
+	*out = (unsigned)v;
+	return true;
+}
+
+static bool parse_port(const char *value, void *field, struct parse_ctx *ctx)
+{
+	if (!parse_number(value, field, 1, 65535))
+		return fail_at(ctx, _("invalid port '%s' (expected 1-65535)"), value);
+	return true;
+}
+
+static bool parse_timeout(const char *value, void *field, struct parse_ctx *ctx)
+{
+	if (!parse_number(value, field, 1, 3600))
+		return fail_at(ctx, _("invalid timeout '%s' (expected 1-3600 seconds)"), value);
+	return true;
+}
+
+static bool parse_bool(const char *value, void *field, struct parse_ctx *ctx)
+{
+	static const char *const yes[] = { "yes", "true", "on", "1" };
+	static const char *const no[] = { "no", "false", "off", "0" };
+	bool *dst = field;
+
+	for (size_t i = 0; i < 4; i++) {
+		if (strcasecmp(value, yes[i]) == 0)
+			return *dst = true, true;
+		if (strcasecmp(value, no[i]) == 0)
+			return *dst = false, true;
+	}
+	return fail_at(ctx, _("invalid value '%s' (expected yes or no)"), value);
+}
+
+static bool parse_tls(const char *value, void *field, struct parse_ctx *ctx)
+{
+	enum tls_mode *dst = field;
+
+	if (strcasecmp(value, "starttls") == 0)
+		*dst = TLS_MODE_STARTTLS;
+	else if (strcasecmp(value, "implicit") == 0)
+		*dst = TLS_MODE_IMPLICIT;
+	else if (strcasecmp(value, "off") == 0)
+		*dst = TLS_MODE_OFF;
+	else
+		return fail_at(ctx, _("invalid tls '%s' (expected starttls, implicit or off)"), value);
+	return true;
+}
+
+static bool parse_auth(const char *value, void *field, struct parse_ctx *ctx)
+{
+	enum auth_choice *dst = field;
+
+	if (strcasecmp(value, "auto") == 0)
+		*dst = AUTH_CHOICE_AUTO;
+	else if (strcasecmp(value, "plain") == 0)
+		*dst = AUTH_CHOICE_PLAIN;
+	else if (strcasecmp(value, "login") == 0)
+		*dst = AUTH_CHOICE_LOGIN;
+	else
+		return fail_at(ctx, _("invalid auth '%s' (expected auto, plain or login)"), value);
+	return true;
+}
+
+#define ACCOUNT_FIELD(f) offsetof(struct account, f), sizeof(((struct account *)0)->f)
+static const struct key_spec key_table[] = {
+	{ "host",             KEY_HOST,             parse_hostname, ACCOUNT_FIELD(host) },
+	{ "port",             KEY_PORT,             parse_port,     ACCOUNT_FIELD(port) },
+	{ "tls",              KEY_TLS,              parse_tls,      ACCOUNT_FIELD(tls) },
+	{ "tls_ca_file",      KEY_TLS_CA_FILE,      parse_string,   ACCOUNT_FIELD(tls_ca_file) },
+	{ "tls_verify",       KEY_TLS_VERIFY,       parse_bool,     ACCOUNT_FIELD(tls_verify) },
+	{ "auth",             KEY_AUTH,             parse_auth,     ACCOUNT_FIELD(auth) },
+	{ "user",             KEY_USER,             parse_string,   ACCOUNT_FIELD(user) },
+	{ "password_command", KEY_PASSWORD_COMMAND, parse_string,   ACCOUNT_FIELD(password_command) },
+	{ "password_file",    KEY_PASSWORD_FILE,    parse_string,   ACCOUNT_FIELD(password_file) },
+	{ "from",             KEY_FROM,             parse_string,   ACCOUNT_FIELD(from) },
+	{ "domain",           KEY_DOMAIN,           parse_hostname, ACCOUNT_FIELD(domain) },
+	{ "timeout",          KEY_TIMEOUT,          parse_timeout,  ACCOUNT_FIELD(timeout) },
+};
+
+const char *config_key_name(enum account_key key)
+{
+	for (size_t i = 0; i < sizeof key_table / sizeof key_table[0]; i++) {
+		if (key_table[i].key == key)
+			return key_table[i].name;
+	}
+	return "?";
+}
+
+static char *origin_string(const struct parse_ctx *ctx, int line)
+{
+	char buf[PATH_MAX + 32];
+
+	snprintf(buf, sizeof buf, "%s:%d", ctx->path, line);
+	return strdup(buf);
+}
+
+static struct account *find_account(struct config *cfg, const char *name)
+{
+	for (size_t i = 0; i < cfg->n_accounts; i++) {
+		if (strcmp(cfg->accounts[i].name, name) == 0)
+			return &cfg->accounts[i];
+	}
+	return NULL;
+}
+
+static bool valid_account_name(const char *name)
+{
+	if (*name == '\0')
+		return false;
+	for (const char *p = name; *p; p++) {
+		if (!isalnum((unsigned char)*p) && !strchr("_.-@+", *p))
+			return false;
+	}
+	return true;
+}
+
+static struct account *add_account(struct parse_ctx *ctx, const char *name)
+{
+	struct config *cfg = ctx->cfg;
+	struct account *grown, *acct;
+
+	grown = realloc(cfg->accounts, (cfg->n_accounts + 1) * sizeof *grown);
+	if (grown == NULL)
+		return NULL;
+	cfg->accounts = grown;
+	acct = &cfg->accounts[cfg->n_accounts];
+	memset(acct, 0, sizeof *acct);
+	acct->name = strdup(name);
+	acct->section_origin = origin_string(ctx, ctx->section_line);
+	if (acct->name == NULL || acct->section_origin == NULL) {
+		free(acct->name);
+		free(acct->section_origin);
+		return NULL;
+	}
+	cfg->n_accounts++;
+	return acct;
+}
+
+/* Called by inih's handler when the section name changes. */
+static bool enter_section(struct parse_ctx *ctx, const char *section)
+{
+	snprintf(ctx->current_section, sizeof ctx->current_section, "%s", section);
+	ctx->current = NULL;
+	if (strcmp(section, "defaults") == 0) {
+		ctx->current = &ctx->cfg->defaults;
+		return true;
+	}
+	if (strncmp(section, "account ", 8) == 0) {
+		const char *name = section + 8;
+
+		while (*name == ' ')
+			name++;
+		if (!valid_account_name(name))
+			return fail_at(ctx, _("invalid account name '%s'"), name);
+		ctx->current = find_account(ctx->cfg, name);
+		if (ctx->current == NULL)
+			ctx->current = add_account(ctx, name);
+		if (ctx->current == NULL)
+			return fail_at(ctx, _("out of memory"));
+		return true;
+	}
+	return fail_at(ctx, _("unknown section [%s]"), section);
+}
+
+static bool set_default_account(struct parse_ctx *ctx, const char *value)
+{
+	char *origin = origin_string(ctx, ctx->line);
+
+	if (origin == NULL || !parse_string(value, &ctx->cfg->default_account, ctx)) {
+		free(origin);
+		return false;
+	}
+	free(ctx->cfg->default_account_origin);
+	ctx->cfg->default_account_origin = origin;
+	return true;
+}
+
+static bool set_key(struct parse_ctx *ctx, const char *name, const char *value)
+{
+	struct account *acct = ctx->current;
+	const struct key_spec *spec = NULL;
+
+	for (size_t i = 0; i < sizeof key_table / sizeof key_table[0]; i++) {
+		if (strcmp(key_table[i].name, name) == 0)
+			spec = &key_table[i];
+	}
+	if (spec == NULL) {
+		if (acct == &ctx->cfg->defaults && strcmp(name, "default_account") == 0)
+			return set_default_account(ctx, value);
+		return fail_at(ctx, _("unknown key '%s'"), name);
+	}
+	if (acct->file_mask & (1u << spec->key))
+		return fail_at(ctx, _("key '%s' is set twice in this section"), name);
+	if (!spec->parse(value, (char *)acct + spec->offset, ctx))
+		return false;
+	free(acct->origin[spec->key]);
+	acct->origin[spec->key] = origin_string(ctx, ctx->line);
+	acct->set_mask |= 1u << spec->key;
+	acct->file_mask |= 1u << spec->key;
+	return true;
+}
+
+static int on_ini_value(void *user, const char *section, const char *name, const char *value)
+{
+	struct parse_ctx *ctx = user;
+
+	if (ctx->failed)
+		return 0;
+	if (ctx->line_too_long)
+		return fail_at(ctx, _("line too long")), 0;
+	if (strcmp(section, ctx->current_section) != 0 || ctx->current == NULL) {
+		if (!enter_section(ctx, section))
+			return 0;
+	}
+	return set_key(ctx, name, value) ? 1 : 0;
+}
+
+static char *read_ini_line(char *str, int num, void *stream)
+{
+	struct parse_ctx *ctx = stream;
+	const char *p;
+	size_t len;
+
+	if (fgets(str, num, ctx->file) == NULL)
+		return NULL;
+	ctx->line++;
+	len = strlen(str);
+	if (len > 0 && str[len - 1] != '\n' && !feof(ctx->file))
+		ctx->line_too_long = true;
+	for (p = str; *p == ' ' || *p == '\t'; p++)
+		;
+	if (*p == '[')
+		ctx->section_line = ctx->line;
+	return str;
+}
+
+static bool check_file_safety(const char *path, int fd, struct result *r)
+{
+	struct stat st;
+
+	if (fstat(fd, &st) != 0)
+		return result_fail(r, RESULT_CONFIG, _("%s: cannot stat: %s"), path, strerror(errno));
+	if (!S_ISREG(st.st_mode))
+		return result_fail(r, RESULT_CONFIG, _("%s: not a regular file"), path);
+	/* The file can name a password_command: whoever may write it may run
+	 * commands as us. */
+	if (st.st_mode & (S_IWGRP | S_IWOTH))
+		return result_fail(r, RESULT_CONFIG,
+				   _("%s: refusing a configuration file writable by group or others (chmod go-w)"), path);
+	if (st.st_uid != 0 && st.st_uid != geteuid())
+		return result_fail(r, RESULT_CONFIG,
+				   _("%s: refusing a configuration file owned by another user"), path);
+	return true;
+}
+
+bool config_load_file(struct config *cfg, const char *path, bool required, struct result *r)
+{
+	struct parse_ctx ctx = { .cfg = cfg, .path = path, .r = r };
+	bool ok = false;
+	int rc;
+
+	ctx.file = fopen(path, "re");
+	if (ctx.file == NULL) {
+		if (errno == ENOENT && !required)
+			return true;
+		return result_fail(r, RESULT_CONFIG, _("%s: cannot open: %s"), path, strerror(errno));
+	}
+	if (!check_file_safety(path, fileno(ctx.file), r))
+		goto out;
+	cfg->defaults.file_mask = 0;
+	for (size_t i = 0; i < cfg->n_accounts; i++)
+		cfg->accounts[i].file_mask = 0;
+	rc = ini_parse_stream(read_ini_line, &ctx, on_ini_value, &ctx);
+	if (rc > 0 && !ctx.failed) {
+		ctx.line = rc;
+		fail_at(&ctx, _("syntax error"));
+	} else if (rc < 0 && !ctx.failed) {
+		result_fail(r, RESULT_CONFIG, _("%s: cannot read"), path);
+	}
+	ok = rc == 0 && !ctx.failed;
+out:
+	fclose(ctx.file);
+	return ok;
+}
+
+bool config_user_path(char *buf, size_t size)
+{
+	const char *xdg = getenv("XDG_CONFIG_HOME");
+	const char *home = getenv("HOME");
+	int n;
+
+	if (xdg != NULL && xdg[0] == '/')
+		n = snprintf(buf, size, "%s/relaymail/config", xdg);
+	else if (home != NULL && home[0] == '/')
+		n = snprintf(buf, size, "%s/.config/relaymail/config", home);
+	else
+		return false;
+	return n > 0 && (size_t)n < size;
+}
+
+bool config_load(struct config *cfg, const char *system_file, const char *user_file,
+		 bool user_file_explicit, struct result *r)
+{
+	if (system_file != NULL && !config_load_file(cfg, system_file, false, r))
+		return false;
+	if (user_file != NULL && !config_load_file(cfg, user_file, user_file_explicit, r))
+		return false;
+	return true;
+}
+
+void config_init(struct config *cfg)
+{
+	memset(cfg, 0, sizeof *cfg);
+}
+
+/* Copy every key the account did not set from [defaults]. */
+static void inherit_defaults(struct account *out, const struct account *defaults)
+{
+	for (size_t i = 0; i < sizeof key_table / sizeof key_table[0]; i++) {
+		const struct key_spec *spec = &key_table[i];
+		unsigned bit = 1u << spec->key;
+
+		if ((out->set_mask & bit) || !(defaults->set_mask & bit))
+			continue;
+		/* Fields are plain values or pointers the result borrows. */
+		memcpy((char *)out + spec->offset, (const char *)defaults + spec->offset, spec->size);
+		out->origin[spec->key] = defaults->origin[spec->key];
+		out->set_mask |= bit;
+	}
+}
+
+static void apply_builtin_defaults(struct account *a)
+{
+	bool has_port = a->set_mask & (1u << KEY_PORT);
+	bool has_tls = a->set_mask & (1u << KEY_TLS);
+
+	/* 465 is the submissions port (RFC 8314): TLS from the first byte. */
+	if (!has_tls)
+		a->tls = (has_port && a->port == 465) ? TLS_MODE_IMPLICIT : TLS_MODE_STARTTLS;
+	if (!has_port)
+		a->port = a->tls == TLS_MODE_IMPLICIT ? 465 : 587;
+	if (!(a->set_mask & (1u << KEY_TLS_VERIFY)))
+		a->tls_verify = true;
+	if (!(a->set_mask & (1u << KEY_AUTH)))
+		a->auth = AUTH_CHOICE_AUTO;
+	if (!(a->set_mask & (1u << KEY_TIMEOUT)))
+		a->timeout = CONFIG_DEFAULT_TIMEOUT;
+}
+
+static const struct account *choose_account(const struct config *cfg, const char *name,
+					    struct result *r)
+{
+	const char *wanted = name != NULL ? name : cfg->default_account;
+
+	if (wanted != NULL) {
+		for (size_t i = 0; i < cfg->n_accounts; i++) {
+			if (strcmp(cfg->accounts[i].name, wanted) == 0)
+				return &cfg->accounts[i];
+		}
+		if (name == NULL)
+			result_fail(r, RESULT_CONFIG, _("%s: default_account '%s' is not defined"),
+				    cfg->default_account_origin, wanted);
+		else
+			result_fail(r, RESULT_CONFIG, _("account '%s' is not defined"), wanted);
+		return NULL;
+	}
+	if (cfg->n_accounts == 1)
+		return &cfg->accounts[0];
+	if (cfg->n_accounts == 0)
+		result_fail(r, RESULT_CONFIG,
+			    _("no account configured; see relaymail.conf(5) (user file or --config)"));
+	else
+		result_fail(r, RESULT_CONFIG,
+			    _("several accounts and no default_account in [defaults]; use --account"));
+	return NULL;
+}
+
+static bool validate_account(const struct account *a, struct result *r)
+{
+	if (a->host == NULL)
+		return result_fail(r, RESULT_CONFIG, _("%s: account '%s' has no host"),
+				   a->section_origin, a->name);
+	if (a->user != NULL && a->tls == TLS_MODE_OFF)
+		return result_fail(r, RESULT_CONFIG,
+				   _("%s: account '%s' sets user with tls = off; relaymail never authenticates without TLS"),
+				   a->origin[KEY_TLS], a->name);
+	if (a->password_command != NULL && a->password_file != NULL)
+		return result_fail(r, RESULT_CONFIG,
+				   _("%s: account '%s' sets both password_command and password_file"),
+				   a->origin[KEY_PASSWORD_FILE], a->name);
+	return true;
+}
+
+bool config_account_resolve(const struct config *cfg, const char *name,
+			    struct account *out, struct result *r)
+{
+	const struct account *chosen = choose_account(cfg, name, r);
+
+	if (chosen == NULL)
+		return false;
+	*out = *chosen;
+	inherit_defaults(out, &cfg->defaults);
+	apply_builtin_defaults(out);
+	return validate_account(out, r);
+}
+
+static void account_free_fields(struct account *a)
+{
+	free(a->name);
+	free(a->host);
+	free(a->tls_ca_file);
+	free(a->user);
+	free(a->password_command);
+	free(a->password_file);
+	free(a->from);
+	free(a->domain);
+	free(a->section_origin);
+	for (size_t i = 0; i < KEY_COUNT; i++)
+		free(a->origin[i]);
+}
+
+void config_free(struct config *cfg)
+{
+	account_free_fields(&cfg->defaults);
+	for (size_t i = 0; i < cfg->n_accounts; i++)
+		account_free_fields(&cfg->accounts[i]);
+	free(cfg->accounts);
+	free(cfg->default_account);
+	free(cfg->default_account_origin);
+	memset(cfg, 0, sizeof *cfg);
+}

@@ -1,0 +1,83 @@
+/* Layered INI configuration (parsed by inih).
+ *
+ * Files are applied in order (system file, then the user file or the file
+ * named by --config / RELAYMAIL_CONFIG); a later file overrides an earlier
+ * one key by key.  Every key remembers where it was set ("file:line") so
+ * errors and diagnostics can point at it.  All strings are owned by the
+ * struct config and freed by config_free().  Errors are RESULT_CONFIG.
+ */
+#ifndef RELAYMAIL_CONFIG_H
+#define RELAYMAIL_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "result.h"
+
+enum tls_mode { TLS_MODE_STARTTLS, TLS_MODE_IMPLICIT, TLS_MODE_OFF };
+enum auth_choice { AUTH_CHOICE_AUTO, AUTH_CHOICE_PLAIN, AUTH_CHOICE_LOGIN };
+
+enum account_key {
+	KEY_HOST, KEY_PORT, KEY_TLS, KEY_TLS_CA_FILE, KEY_TLS_VERIFY, KEY_AUTH,
+	KEY_USER, KEY_PASSWORD_COMMAND, KEY_PASSWORD_FILE, KEY_FROM, KEY_DOMAIN,
+	KEY_TIMEOUT, KEY_COUNT
+};
+
+#define CONFIG_DEFAULT_TIMEOUT 30
+
+struct account {
+	char *name;
+	char *host;
+	unsigned port;
+	enum tls_mode tls;
+	char *tls_ca_file;
+	bool tls_verify;
+	enum auth_choice auth;
+	char *user;
+	char *password_command;
+	char *password_file;
+	char *from;
+	char *domain;
+	unsigned timeout;
+
+	unsigned set_mask;              /* bit (1u << key) when set by a file */
+	unsigned file_mask;             /* same, for the file being parsed */
+	char *origin[KEY_COUNT];        /* "file:line" of each set key */
+	char *section_origin;           /* "file:line" of the section header */
+};
+
+struct config {
+	struct account defaults;        /* [defaults]; name is NULL */
+	char *default_account;
+	char *default_account_origin;
+	struct account *accounts;
+	size_t n_accounts;
+};
+
+void config_init(struct config *cfg);
+
+/* Apply one file.  A missing file is an error only when required. The file
+ * must not be writable by group or others, nor owned by another user. */
+bool config_load_file(struct config *cfg, const char *path, bool required, struct result *r);
+
+/* The standard layering: system_file (optional), then user_file (required
+ * when explicit, optional otherwise). */
+bool config_load(struct config *cfg, const char *system_file, const char *user_file,
+		 bool user_file_explicit, struct result *r);
+
+/* The user file path: $XDG_CONFIG_HOME/relaymail/config or
+ * ~/.config/relaymail/config.  Returns false when neither is known. */
+bool config_user_path(char *buf, size_t size);
+
+/* Choose an account (name, else default_account, else the only one), fill in
+ * [defaults] and built-in defaults, and check it is complete.  *out borrows
+ * every string from cfg. */
+bool config_account_resolve(const struct config *cfg, const char *name,
+			    struct account *out, struct result *r);
+
+/* Key name for messages ("host", "port", ...). */
+const char *config_key_name(enum account_key key);
+
+void config_free(struct config *cfg);
+
+#endif

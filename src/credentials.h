@@ -1,0 +1,28 @@
+/* The account's secret: where it comes from and how long it lives.
+ *
+ * credentials_get() fills a struct secret the caller owns and must release
+ * with secret_wipe(), which overwrites the bytes before freeing them.  The
+ * secret is never logged, never put in argv or the environment of a child.
+ * Errors: RESULT_CONFIG (no source, source failed or unsafe), RESULT_OSERR.
+ */
+#ifndef RELAYMAIL_CREDENTIALS_H
+#define RELAYMAIL_CREDENTIALS_H
+
+#include <stddef.h>
+
+#include "config.h"
+#include "result.h"
+
+#define SECRET_MAX 1024
+#define PASSWORD_COMMAND_TIMEOUT 10
+
+struct secret {
+	char *data;     /* NUL-terminated; NULL when the account needs none */
+	size_t len;
+};
+
+bool credentials_get(const struct account *acct, struct secret *out, struct result *r);
+
+void secret_wipe(struct secret *s);
+
+#endif

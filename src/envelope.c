@@ -1,0 +1,191 @@
+#include "autoconfig.h"
+
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <gnutls/crypto.h>
+
+#include "envelope.h"
+#include "i18n.h"
+
+static char *choose_domain(const struct account *acct)
+{
+	char host[256];
+
+	if (acct->domain != NULL)
+		return strdup(acct->domain);
+	if (gethostname(host, sizeof host) != 0 || host[0] == '\0')
+		return strdup("localhost");
+	host[sizeof host - 1] = '\0';
+	return strdup(host);
+}
+
+static const struct passwd *current_user(void)
+{
+	return getpwuid(getuid());
+}
+
+/* "root" becomes "root@domain"; anything with '@' stays as it is. */
+static bool add_qualified(struct address_list *list, const char *addr, const char *domain,
+			  struct result *r)
+{
+	char buf[ADDRESS_MAX + 256 + 2];
+
+	if (strchr(addr, '@') != NULL)
+		return address_list_add(list, addr, r);
+	snprintf(buf, sizeof buf, "%s@%s", addr, domain);
+	return address_list_add(list, buf, r);
+}
+
+static bool add_from_text(struct envelope *env, const char *text, size_t len, struct result *r)
+{
+	struct address_list parsed = { 0 };
+	bool ok = rfc5322_parse_address_list(text, len, &parsed, r);
+
+	for (size_t i = 0; ok && i < parsed.n; i++)
+		ok = add_qualified(&env->recipients, parsed.items[i], env->domain, r);
+	address_list_free(&parsed);
+	return ok;
+}
+
+/* -t: To/Cc/Bcc, or only the Resent- forms when the message was resent. */
+static bool add_header_recipients(struct envelope *env, const struct message *msg,
+				  struct result *r)
+{
+	static const char *const plain[] = { "To", "Cc", "Bcc" };
+	static const char *const resent[] = { "Resent-To", "Resent-Cc", "Resent-Bcc" };
+	const char *const *names = plain;
+
+	for (size_t i = 0; i < 3; i++) {
+		if (message_find(msg, resent[i], 0) >= 0)
+			names = resent;
+	}
+	for (size_t i = 0; i < msg->n_headers; i++) {
+		const struct header *h = &msg->headers[i];
+
+		for (size_t k = 0; k < 3; k++) {
+			size_t len;
+			const char *value;
+
+			if (!message_header_is(h, names[k]))
+				continue;
+			value = message_header_value(h, &len);
+			if (!add_from_text(env, value, len, r)) {
+				r->cls = RESULT_DATAERR;
+				return result_prefix(r, names[k]);
+			}
+		}
+	}
+	return true;
+}
+
+static bool build_sender(const struct options *opts, const struct account *acct,
+			 struct envelope *env, struct result *r)
+{
+	const struct passwd *pw;
+	char buf[ADDRESS_MAX + 256 + 2];
+	const char *given = opts->sender ? opts->sender : acct->from;
+
+	if (given != NULL) {
+		if (strlen(given) > ADDRESS_MAX || strpbrk(given, " \t<>") != NULL)
+			return result_fail(r, RESULT_USAGE, _("invalid sender address '%s'"), given);
+		if (*given == '\0' || strchr(given, '@') != NULL)
+			env->sender = strdup(given);
+		else if (snprintf(buf, sizeof buf, "%s@%s", given, env->domain) > 0)
+			env->sender = strdup(buf);
+	} else {
+		pw = current_user();
+		snprintf(buf, sizeof buf, "%s@%s", pw ? pw->pw_name : "nobody", env->domain);
+		env->sender = strdup(buf);
+	}
+	if (env->sender == NULL)
+		return result_fail(r, RESULT_OSERR, _("out of memory"));
+	return true;
+}
+
+static const char *sender_full_name(const struct options *opts)
+{
+	const struct passwd *pw;
+
+	if (opts->fullname != NULL)
+		return opts->fullname;
+	pw = current_user();
+	if (pw == NULL || pw->pw_gecos == NULL || pw->pw_gecos[0] == '\0')
+		return NULL;
+	return pw->pw_gecos;
+}
+
+static bool add_missing_headers(const struct options *opts, struct envelope *env,
+				struct message *msg, struct result *r)
+{
+	char buf[2048], gecos[256];
+	unsigned char random[12];
+	time_t now = time(NULL);
+	const char *name;
+
+	if (message_find(msg, "Date", 0) < 0) {
+		if (!rfc5322_format_date(now, buf, sizeof buf) ||
+		    !message_add_header(msg, "Date", buf, r))
+			return result_fail(r, RESULT_SOFTWARE, _("cannot add a Date header"));
+	}
+	if (message_find(msg, "Message-ID", 0) < 0) {
+		if (gnutls_rnd(GNUTLS_RND_NONCE, random, sizeof random) != 0 ||
+		    !rfc5322_format_message_id(now, random, sizeof random, env->domain, buf, sizeof buf) ||
+		    !message_add_header(msg, "Message-ID", buf, r))
+			return result_fail(r, RESULT_SOFTWARE, _("cannot add a Message-ID header"));
+	}
+	if (message_find(msg, "From", 0) < 0) {
+		name = sender_full_name(opts);
+		/* gecos holds "Full Name,room,phone,...": only the name counts. */
+		snprintf(gecos, sizeof gecos, "%s", name ? name : "");
+		if (opts->fullname == NULL)
+			gecos[strcspn(gecos, ",")] = '\0';
+		if (!rfc5322_format_mailbox(gecos, *env->sender ? env->sender : "MAILER-DAEMON",
+					    buf, sizeof buf) ||
+		    !message_add_header(msg, "From", buf, r))
+			return result_fail(r, RESULT_SOFTWARE, _("cannot add a From header"));
+	}
+	return true;
+}
+
+bool envelope_build(const struct options *opts, const struct account *acct,
+		    struct message *msg, struct envelope *env, struct result *r)
+{
+	memset(env, 0, sizeof *env);
+	env->domain = choose_domain(acct);
+	if (env->domain == NULL)
+		return result_fail(r, RESULT_OSERR, _("out of memory"));
+	if (!build_sender(opts, acct, env, r))
+		return false;
+	for (size_t i = 0; i < opts->n_recipients; i++) {
+		const char *arg = opts->recipients[i];
+
+		if (!add_from_text(env, arg, strlen(arg), r))
+			return result_fail(r, RESULT_USAGE, _("invalid recipient '%s'"), arg);
+	}
+	if (opts->extract_recipients && !add_header_recipients(env, msg, r))
+		return false;
+	if (env->recipients.n == 0)
+		return result_fail(r, RESULT_USAGE, _("no recipients: give them as arguments or use -t"));
+	if (env->recipients.n > ENVELOPE_MAX_RECIPIENTS)
+		return result_fail(r, RESULT_USAGE, _("too many recipients (limit %d)"),
+				   ENVELOPE_MAX_RECIPIENTS);
+	for (size_t i = 0; i < msg->n_headers; i++) {
+		if (message_header_is(&msg->headers[i], "Bcc") ||
+		    message_header_is(&msg->headers[i], "Resent-Bcc"))
+			msg->headers[i].omit = true;
+	}
+	return add_missing_headers(opts, env, msg, r);
+}
+
+void envelope_free(struct envelope *env)
+{
+	free(env->sender);
+	free(env->domain);
+	address_list_free(&env->recipients);
+	memset(env, 0, sizeof *env);
+}

@@ -1,0 +1,32 @@
+/* Envelope: who the message is from and to, and the header fix-ups.
+ *
+ * envelope_build() derives MAIL FROM and the RCPT list from the options,
+ * the account and (with -t) the headers, qualifies bare local names with the
+ * account's domain, removes duplicates, and fixes the header block: Bcc and
+ * Resent-Bcc are marked not to be transmitted; Date, Message-ID and From are
+ * added when missing.  The envelope owns its strings (envelope_free()).
+ * Errors: RESULT_USAGE (no recipients, bad argument), RESULT_DATAERR (bad
+ * header address list), RESULT_OSERR.
+ */
+#ifndef RELAYMAIL_ENVELOPE_H
+#define RELAYMAIL_ENVELOPE_H
+
+#include "config.h"
+#include "message.h"
+#include "options.h"
+#include "rfc5322.h"
+
+#define ENVELOPE_MAX_RECIPIENTS 10000
+
+struct envelope {
+	char *sender;                   /* "" is the null sender <> */
+	struct address_list recipients;
+	char *domain;                   /* used for qualification and Message-ID */
+};
+
+bool envelope_build(const struct options *opts, const struct account *acct,
+		    struct message *msg, struct envelope *env, struct result *r);
+
+void envelope_free(struct envelope *env);
+
+#endif

@@ -1,0 +1,30 @@
+/* Messages for people: stderr lines, the -v trace and syslog (facility mail).
+ *
+ * No state lives here: main() calls openlog() once; the verbose flag travels
+ * in the structures that need it (struct conn).
+ */
+#ifndef RELAYMAIL_LOG_H
+#define RELAYMAIL_LOG_H
+
+#include <stddef.h>
+
+/* "relaymail: <text>" on stderr and LOG_ERR in syslog. */
+void log_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* "relaymail: warning: <text>" on stderr and LOG_WARNING in syslog. */
+void log_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* LOG_INFO in syslog only: stdout and stderr stay silent on success. */
+void log_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* One line of the -v SMTP transcript on stderr; prefix is "<<<" or ">>>".
+ * Control characters are shown escaped so a hostile server cannot drive the
+ * terminal. */
+void log_trace(const char *prefix, const char *line, size_t len);
+
+/* Copy len bytes of untrusted text into dst (NUL-terminated, truncated to
+ * dstsize) with control and non-ASCII bytes replaced by '?', so server
+ * replies can be quoted in error messages safely. Returns dst. */
+char *log_printable(char *dst, size_t dstsize, const char *src, size_t len);
+
+#endif

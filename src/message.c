@@ -1,0 +1,493 @@
+#include "autoconfig.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "i18n.h"
+#include "message.h"
+
+#define READ_CHUNK (128 * 1024)
+#define SPOOL_BUF (128 * 1024)
+
+/* Reader state across input chunks.  A body line is emitted as soon as
+ * possible; only its first two bytes (to recognise a lone ".") and a trailing
+ * CR (which may precede LF in the next chunk) are held back. */
+struct reader {
+	const struct message_read_opts *opts;
+	struct message *msg;
+	struct result *r;
+	bool in_body;
+	bool first_line;
+	bool finished;          /* a lone "." ended the message */
+	/* header phase: the current, incomplete line */
+	char *hline;
+	size_t hline_len;
+	size_t header_bytes;
+	/* body phase */
+	char hold[2];
+	size_t hold_len;
+	size_t line_len;
+	char *out;
+	size_t out_len;
+};
+
+static bool spool_flush(struct reader *rd)
+{
+	size_t done = 0;
+
+	while (done < rd->out_len) {
+		ssize_t n = write(rd->msg->spool_fd, rd->out + done, rd->out_len - done);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return result_fail(rd->r, RESULT_CANTCREAT, _("cannot write the spool file: %s"),
+					   strerror(errno));
+		done += (size_t)n;
+	}
+	rd->msg->body_size += (off_t)rd->out_len;
+	rd->out_len = 0;
+	return true;
+}
+
+static bool emit(struct reader *rd, const char *p, size_t n)
+{
+	while (n > 0) {
+		size_t room = SPOOL_BUF - rd->out_len;
+		size_t take = n < room ? n : room;
+
+		memcpy(rd->out + rd->out_len, p, take);
+		rd->out_len += take;
+		p += take;
+		n -= take;
+		if (rd->out_len == SPOOL_BUF && !spool_flush(rd))
+			return false;
+	}
+	return true;
+}
+
+static bool emit_hold(struct reader *rd)
+{
+	bool ok = emit(rd, rd->hold, rd->hold_len);
+
+	rd->hold_len = 0;
+	return ok;
+}
+
+static bool is_dot_line(const struct reader *rd, const char *line, size_t n)
+{
+	return !rd->opts->ignore_dots && n == 1 && line[0] == '.';
+}
+
+/* Part of a body line, not yet terminated by LF. */
+static bool body_partial(struct reader *rd, const char *p, size_t n)
+{
+	if (n == 0)
+		return true;
+	if (rd->line_len + n <= sizeof rd->hold) {
+		memcpy(rd->hold + rd->hold_len, p, n);
+		rd->hold_len += n;
+		rd->line_len += n;
+		return true;
+	}
+	rd->line_len += n;
+	if (!emit_hold(rd))
+		return false;
+	if (p[n - 1] == '\r') {
+		rd->hold[0] = '\r';
+		rd->hold_len = 1;
+		n--;
+	}
+	return emit(rd, p, n);
+}
+
+/* The rest of a body line up to (not including) its LF. */
+static bool body_line_end(struct reader *rd, const char *p, size_t n)
+{
+	char small[4];
+	size_t total = rd->line_len + n;
+
+	/* Short lines are held whole: only they can be a lone ".". */
+	bool held_whole = rd->line_len <= sizeof rd->hold;
+
+	rd->line_len = 0;
+	if (held_whole && total <= 3) {
+		memcpy(small, rd->hold, rd->hold_len);
+		memcpy(small + rd->hold_len, p, n);
+		rd->hold_len = 0;
+		if (total > 0 && small[total - 1] == '\r')
+			total--;
+		if (is_dot_line(rd, small, total)) {
+			rd->finished = true;
+			return true;
+		}
+		return emit(rd, small, total) && emit(rd, "\r\n", 2);
+	}
+	if (n == 0) {
+		rd->hold_len = 0;       /* the held byte is the CR before LF */
+		return emit(rd, "\r\n", 2);
+	}
+	if (p[n - 1] == '\r')
+		n--;
+	return emit_hold(rd) && emit(rd, p, n) && emit(rd, "\r\n", 2);
+}
+
+static bool looks_like_field(const char *line, size_t n, size_t *name_len)
+{
+	size_t i = 0;
+
+	while (i < n && line[i] > 32 && line[i] < 127 && line[i] != ':')
+		i++;
+	if (i == 0)
+		return false;
+	*name_len = i;
+	while (i < n && (line[i] == ' ' || line[i] == '\t'))
+		i++;            /* obsolete "Name :" syntax */
+	return i < n && line[i] == ':';
+}
+
+static bool grow_headers(struct message *msg, struct result *r)
+{
+	struct header *grown;
+	size_t cap;
+
+	if (msg->n_headers < msg->cap_headers)
+		return true;
+	if (msg->n_headers >= MESSAGE_MAX_HEADERS + 16)
+		return result_fail(r, RESULT_DATAERR, _("too many header fields (limit %d)"),
+				   MESSAGE_MAX_HEADERS);
+	cap = msg->cap_headers ? msg->cap_headers * 2 : 32;
+	grown = realloc(msg->headers, cap * sizeof *grown);
+	if (grown == NULL)
+		return result_fail(r, RESULT_OSERR, _("out of memory"));
+	msg->headers = grown;
+	msg->cap_headers = cap;
+	return true;
+}
+
+/* Append one header line (without line end) as a new field or, when
+ * continuation, to the previous field. */
+static bool store_header_line(struct reader *rd, const char *line, size_t n,
+			      bool continuation, size_t name_len)
+{
+	struct message *msg = rd->msg;
+	struct header *h;
+	char *text;
+
+	if (!continuation) {
+		if (msg->n_headers >= MESSAGE_MAX_HEADERS)
+			return result_fail(rd->r, RESULT_DATAERR, _("too many header fields (limit %d)"),
+					   MESSAGE_MAX_HEADERS);
+		if (!grow_headers(msg, rd->r))
+			return false;
+		h = &msg->headers[msg->n_headers++];
+		memset(h, 0, sizeof *h);
+		h->name_len = name_len;
+	} else {
+		h = &msg->headers[msg->n_headers - 1];
+	}
+	text = realloc(h->text, h->len + n + 3);
+	if (text == NULL)
+		return result_fail(rd->r, RESULT_OSERR, _("out of memory"));
+	memcpy(text + h->len, line, n);
+	memcpy(text + h->len + n, "\r\n", 3);
+	h->text = text;
+	h->len += n + 2;
+	return true;
+}
+
+/* A complete line (LF removed) while still in the header block. */
+static bool header_line(struct reader *rd, const char *line, size_t n)
+{
+	size_t name_len;
+	bool first = rd->first_line;
+
+	rd->first_line = false;
+	if (n > 0 && line[n - 1] == '\r')
+		n--;
+	if (is_dot_line(rd, line, n)) {
+		rd->finished = true;
+		return true;
+	}
+	/* An mbox "From " envelope line is not a header and not content. */
+	if (first && n >= 5 && memcmp(line, "From ", 5) == 0)
+		return true;
+	if (n == 0) {
+		rd->in_body = true;
+		return true;
+	}
+	if ((line[0] == ' ' || line[0] == '\t') && rd->msg->n_headers > 0)
+		return store_header_line(rd, line, n, true, 0);
+	if (looks_like_field(line, n, &name_len))
+		return store_header_line(rd, line, n, false, name_len);
+	/* Not a header: the header block ended without a blank line. */
+	rd->in_body = true;
+	return body_line_end(rd, line, n);
+}
+
+static bool header_bytes(struct reader *rd, const char *p, size_t n, bool line_end)
+{
+	size_t name_len, len;
+
+	rd->header_bytes += n + (line_end ? 1 : 0);
+	if (rd->header_bytes > MESSAGE_MAX_HEADER_BYTES) {
+		/* A huge first "line" that is no header is simply body text. */
+		if (rd->msg->n_headers == 0 && rd->first_line &&
+		    !looks_like_field(rd->hline, rd->hline_len, &name_len)) {
+			rd->in_body = true;
+			rd->first_line = false;
+			if (!body_partial(rd, rd->hline, rd->hline_len))
+				return false;
+			rd->hline_len = 0;
+			return line_end ? body_line_end(rd, p, n) : body_partial(rd, p, n);
+		}
+		return result_fail(rd->r, RESULT_DATAERR, _("header block larger than %d KiB"),
+				   MESSAGE_MAX_HEADER_BYTES / 1024);
+	}
+	memcpy(rd->hline + rd->hline_len, p, n);
+	rd->hline_len += n;
+	if (!line_end)
+		return true;
+	len = rd->hline_len;
+	rd->hline_len = 0;
+	return header_line(rd, rd->hline, len);
+}
+
+static bool has_high_bit(const char *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		if ((unsigned char)p[i] & 0x80)
+			return true;
+	}
+	return false;
+}
+
+/* Split a chunk of input into lines and route them to the current phase. */
+static bool feed(struct reader *rd, const char *p, size_t n)
+{
+	if (memchr(p, '\0', n) != NULL)
+		return result_fail(rd->r, RESULT_DATAERR,
+				   _("the message contains NUL bytes; binary data must be MIME-encoded"));
+	if (!rd->msg->eight_bit && has_high_bit(p, n))
+		rd->msg->eight_bit = true;
+	while (n > 0 && !rd->finished) {
+		const char *lf = memchr(p, '\n', n);
+		size_t seg = lf ? (size_t)(lf - p) : n;
+		bool ok;
+
+		if (!rd->in_body)
+			ok = header_bytes(rd, p, seg, lf != NULL);
+		else
+			ok = lf ? body_line_end(rd, p, seg) : body_partial(rd, p, seg);
+		if (!ok)
+			return false;
+		if (lf == NULL)
+			break;
+		p += seg + 1;
+		n -= seg + 1;
+	}
+	return true;
+}
+
+/* End of input: an unterminated last line still counts as a line. */
+static bool finish(struct reader *rd)
+{
+	if (!rd->finished) {
+		if (!rd->in_body && rd->hline_len > 0) {
+			size_t len = rd->hline_len;
+
+			rd->hline_len = 0;
+			if (!header_line(rd, rd->hline, len))
+				return false;
+		} else if (rd->in_body && rd->line_len > 0) {
+			if (!body_line_end(rd, "", 0))
+				return false;
+		}
+	}
+	return spool_flush(rd);
+}
+
+static int open_spool(const char *dir, struct result *r)
+{
+	char path[4096];
+	int fd;
+
+#ifdef O_TMPFILE
+	fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+	if (fd >= 0)
+		return fd;
+#endif
+	snprintf(path, sizeof path, "%s/relaymail.XXXXXX", dir);
+	fd = mkostemp(path, O_CLOEXEC);
+	if (fd < 0) {
+		result_fail(r, RESULT_CANTCREAT, _("cannot create a spool file in %s: %s"),
+			    dir, strerror(errno));
+		return -1;
+	}
+	unlink(path);
+	return fd;
+}
+
+static bool reader_start(struct reader *rd, const struct message_read_opts *opts,
+			 struct message *msg, struct result *r)
+{
+	memset(msg, 0, sizeof *msg);
+	memset(rd, 0, sizeof *rd);
+	msg->spool_fd = -1;
+	rd->opts = opts;
+	rd->msg = msg;
+	rd->r = r;
+	rd->first_line = true;
+	rd->hline = malloc(MESSAGE_MAX_HEADER_BYTES + 1);
+	rd->out = malloc(SPOOL_BUF);
+	if (rd->hline == NULL || rd->out == NULL)
+		return result_fail(r, RESULT_OSERR, _("out of memory"));
+	msg->spool_fd = open_spool(opts->spool_dir ? opts->spool_dir : "/tmp", r);
+	return msg->spool_fd >= 0;
+}
+
+static void reader_end(struct reader *rd, bool ok)
+{
+	free(rd->hline);
+	free(rd->out);
+	if (!ok)
+		message_free(rd->msg);
+}
+
+/* After a lone "." the caller may still be writing: read to EOF so it does
+ * not die of SIGPIPE. */
+static void drain(int fd, char *buf, size_t size)
+{
+	ssize_t n;
+
+	do {
+		n = read(fd, buf, size);
+	} while (n > 0 || (n < 0 && errno == EINTR));
+}
+
+bool message_read(int in_fd, const struct message_read_opts *opts,
+		  struct message *msg, struct result *r)
+{
+	struct reader rd;
+	char *buf = malloc(READ_CHUNK);
+	bool ok = false;
+
+	if (!reader_start(&rd, opts, msg, r) || buf == NULL) {
+		if (buf == NULL)
+			result_fail(r, RESULT_OSERR, _("out of memory"));
+		goto out;
+	}
+	for (;;) {
+		ssize_t n = read(in_fd, buf, READ_CHUNK);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			result_fail(r, RESULT_NOINPUT, _("cannot read the message from standard input: %s"),
+				    strerror(errno));
+			goto out;
+		}
+		if (n == 0)
+			break;
+		if (!feed(&rd, buf, (size_t)n))
+			goto out;
+		if (rd.finished) {
+			drain(in_fd, buf, READ_CHUNK);
+			break;
+		}
+	}
+	ok = finish(&rd);
+out:
+	reader_end(&rd, ok);
+	free(buf);
+	return ok;
+}
+
+bool message_read_buffer(const char *data, size_t len, const struct message_read_opts *opts,
+			 struct message *msg, struct result *r)
+{
+	struct reader rd;
+	bool ok = reader_start(&rd, opts, msg, r) && feed(&rd, data, len) && finish(&rd);
+
+	reader_end(&rd, ok);
+	return ok;
+}
+
+bool message_header_is(const struct header *h, const char *name)
+{
+	size_t n = strlen(name);
+
+	return h->name_len == n && strncasecmp(h->text, name, n) == 0;
+}
+
+const char *message_header_value(const struct header *h, size_t *len)
+{
+	const char *colon = memchr(h->text, ':', h->len);
+	const char *start = colon ? colon + 1 : h->text + h->len;
+
+	*len = (size_t)(h->text + h->len - start);
+	if (*len >= 2)
+		*len -= 2;      /* the final CRLF */
+	return start;
+}
+
+long message_find(const struct message *msg, const char *name, size_t start)
+{
+	for (size_t i = start; i < msg->n_headers; i++) {
+		if (message_header_is(&msg->headers[i], name))
+			return (long)i;
+	}
+	return -1;
+}
+
+bool message_add_header(struct message *msg, const char *name, const char *value,
+			struct result *r)
+{
+	size_t nlen = strlen(name), vlen = strlen(value);
+	struct header *h;
+
+	if (!grow_headers(msg, r))
+		return false;
+	h = &msg->headers[msg->n_headers];
+	memset(h, 0, sizeof *h);
+	h->text = malloc(nlen + vlen + 5);
+	if (h->text == NULL)
+		return result_fail(r, RESULT_OSERR, _("out of memory"));
+	memcpy(h->text, name, nlen);
+	memcpy(h->text + nlen, ": ", 2);
+	memcpy(h->text + nlen + 2, value, vlen);
+	memcpy(h->text + nlen + 2 + vlen, "\r\n", 3);
+	h->len = nlen + vlen + 4;
+	h->name_len = nlen;
+	msg->n_headers++;
+	return true;
+}
+
+off_t message_wire_size(const struct message *msg)
+{
+	off_t size = 2 + msg->body_size;
+
+	for (size_t i = 0; i < msg->n_headers; i++) {
+		if (!msg->headers[i].omit)
+			size += (off_t)msg->headers[i].len;
+	}
+	return size;
+}
+
+void message_free(struct message *msg)
+{
+	for (size_t i = 0; i < msg->n_headers; i++)
+		free(msg->headers[i].text);
+	free(msg->headers);
+	if (msg->spool_fd >= 0)
+		close(msg->spool_fd);
+	memset(msg, 0, sizeof *msg);
+	msg->spool_fd = -1;
+}

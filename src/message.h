@@ -1,0 +1,69 @@
+/* The message: read from stdin into a private spool, headers indexed.
+ *
+ * message_read() normalizes line endings (a CR before LF is dropped; every
+ * line is stored with CRLF), keeps the header block in memory (bounded by
+ * MESSAGE_MAX_HEADER_BYTES and MESSAGE_MAX_HEADERS) and streams the body to
+ * an unlinked 0600 file, so memory does not grow with message size.  The
+ * struct message owns the spool descriptor and every header; free it with
+ * message_free().  Errors: RESULT_NOINPUT (stdin), RESULT_DATAERR (NUL byte,
+ * header block too large), RESULT_CANTCREAT (spool), RESULT_OSERR (memory).
+ */
+#ifndef RELAYMAIL_MESSAGE_H
+#define RELAYMAIL_MESSAGE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "result.h"
+
+#define MESSAGE_MAX_HEADER_BYTES (256 * 1024)
+#define MESSAGE_MAX_HEADERS 1000
+
+struct header {
+	char *text;             /* "Name: value\r\n" incl. folded lines; owned */
+	size_t len;
+	size_t name_len;        /* length of Name (without trailing blanks) */
+	bool omit;              /* not transmitted (Bcc:) */
+};
+
+struct message {
+	int spool_fd;           /* body only, CRLF lines; -1 when none */
+	off_t body_size;
+	struct header *headers;
+	size_t n_headers;
+	size_t cap_headers;
+	bool eight_bit;         /* a byte >= 0x80 in headers or body */
+};
+
+struct message_read_opts {
+	bool ignore_dots;       /* -i: a line "." is content, not the end */
+	const char *spool_dir;  /* directory for the spool file ($TMPDIR or /tmp) */
+};
+
+bool message_read(int in_fd, const struct message_read_opts *opts,
+		  struct message *msg, struct result *r);
+
+/* Feed a memory buffer instead of a descriptor (tests, fuzzing). */
+bool message_read_buffer(const char *data, size_t len, const struct message_read_opts *opts,
+			 struct message *msg, struct result *r);
+
+/* Does header h have this field name (case-insensitive)? */
+bool message_header_is(const struct header *h, const char *name);
+
+/* The field body (after the colon, folded lines included, final CRLF not). */
+const char *message_header_value(const struct header *h, size_t *len);
+
+/* First header index >= start with this name, or -1. */
+long message_find(const struct message *msg, const char *name, size_t start);
+
+/* Append "Name: value\r\n" to the header block. */
+bool message_add_header(struct message *msg, const char *name, const char *value,
+			struct result *r);
+
+/* Bytes that go on the wire before dot-stuffing: headers, blank line, body. */
+off_t message_wire_size(const struct message *msg);
+
+void message_free(struct message *msg);
+
+#endif

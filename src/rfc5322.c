@@ -1,0 +1,417 @@
+#include "autoconfig.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <gnutls/gnutls.h>
+
+#include "i18n.h"
+#include "rfc5322.h"
+
+/* ---- address list ---------------------------------------------------- */
+
+static bool same_address(const char *a, const char *b)
+{
+	const char *at_a = strrchr(a, '@'), *at_b = strrchr(b, '@');
+	size_t local_a = at_a ? (size_t)(at_a - a) : strlen(a);
+	size_t local_b = at_b ? (size_t)(at_b - b) : strlen(b);
+
+	if (local_a != local_b || memcmp(a, b, local_a) != 0)
+		return false;
+	if (!at_a || !at_b)
+		return !at_a && !at_b;
+	return strcasecmp(at_a, at_b) == 0;
+}
+
+bool address_list_add(struct address_list *list, const char *addr, struct result *r)
+{
+	char *copy;
+
+	for (size_t i = 0; i < list->n; i++) {
+		if (same_address(list->items[i], addr))
+			return true;
+	}
+	if (list->n == list->cap) {
+		size_t cap = list->cap ? list->cap * 2 : 8;
+		char **grown = realloc(list->items, cap * sizeof *grown);
+
+		if (grown == NULL)
+			return result_fail(r, RESULT_OSERR, _("out of memory"));
+		list->items = grown;
+		list->cap = cap;
+	}
+	copy = strdup(addr);
+	if (copy == NULL)
+		return result_fail(r, RESULT_OSERR, _("out of memory"));
+	list->items[list->n++] = copy;
+	return true;
+}
+
+void address_list_free(struct address_list *list)
+{
+	for (size_t i = 0; i < list->n; i++)
+		free(list->items[i]);
+	free(list->items);
+	memset(list, 0, sizeof *list);
+}
+
+/* ---- lexer ----------------------------------------------------------- */
+
+enum tok_type { T_END, T_WORD, T_LITERAL, T_SPECIAL, T_ERROR };
+
+struct token {
+	enum tok_type type;
+	const char *start;
+	size_t len;
+};
+
+struct lexer {
+	const char *p, *end;
+	const char *error;
+};
+
+#define SPECIALS "<>@,:;."
+
+static bool skip_comment(struct lexer *lx)
+{
+	int depth = 0;
+
+	do {
+		if (lx->p >= lx->end) {
+			lx->error = N_("unterminated comment");
+			return false;
+		}
+		if (*lx->p == '\\' && lx->p + 1 < lx->end)
+			lx->p++;
+		else if (*lx->p == '(')
+			depth++;
+		else if (*lx->p == ')')
+			depth--;
+		lx->p++;
+	} while (depth > 0);
+	return true;
+}
+
+static bool skip_cfws(struct lexer *lx)
+{
+	while (lx->p < lx->end) {
+		char c = *lx->p;
+
+		if (c == ' ' || c == '\t' || c == '\r' || c == '\n')
+			lx->p++;
+		else if (c == '(') {
+			if (!skip_comment(lx))
+				return false;
+		} else
+			break;
+	}
+	return true;
+}
+
+static bool scan_delimited(struct lexer *lx, char close, const char *error)
+{
+	lx->p++;
+	while (lx->p < lx->end && *lx->p != close) {
+		if (*lx->p == '\\')
+			lx->p++;
+		lx->p++;
+	}
+	if (lx->p >= lx->end) {
+		lx->error = error;
+		return false;
+	}
+	lx->p++;
+	return true;
+}
+
+static bool is_atext(unsigned char c)
+{
+	return c > 32 && c != 127 && !strchr(SPECIALS "()[]\"\\", c);
+}
+
+static struct token next_token(struct lexer *lx)
+{
+	struct token t = { T_END, NULL, 0 };
+
+	if (!skip_cfws(lx))
+		return t.type = T_ERROR, t;
+	if (lx->p >= lx->end)
+		return t;
+	t.start = lx->p;
+	if (*lx->p == '"') {
+		t.type = scan_delimited(lx, '"', N_("unterminated quoted string")) ? T_WORD : T_ERROR;
+	} else if (*lx->p == '[') {
+		t.type = scan_delimited(lx, ']', N_("unterminated domain literal")) ? T_LITERAL : T_ERROR;
+	} else if (strchr(SPECIALS, *lx->p)) {
+		t.type = T_SPECIAL;
+		lx->p++;
+	} else if (is_atext((unsigned char)*lx->p)) {
+		t.type = T_WORD;
+		while (lx->p < lx->end && is_atext((unsigned char)*lx->p))
+			lx->p++;
+	} else {
+		lx->error = N_("invalid character in address");
+		t.type = T_ERROR;
+	}
+	t.len = (size_t)(lx->p - t.start);
+	return t;
+}
+
+static bool is_special(const struct token *t, char c)
+{
+	return t->type == T_SPECIAL && *t->start == c;
+}
+
+/* ---- parser ---------------------------------------------------------- */
+
+#define MAX_ELEMENT_TOKENS 256
+
+struct element {
+	struct token tok[MAX_ELEMENT_TOKENS];
+	size_t n;
+};
+
+/* Turn tokens local-part ["@" domain] into one string; reject phrases
+ * without an address ("John Smith"). */
+static bool build_addr_spec(const struct token *tok, size_t n, struct address_list *out,
+			    struct result *r)
+{
+	char addr[ADDRESS_MAX + 1];
+	size_t len = 0;
+	bool want_word = true, seen_at = false;
+
+	for (size_t i = 0; i < n; i++) {
+		const struct token *t = &tok[i];
+		bool word = t->type == T_WORD || (t->type == T_LITERAL && seen_at);
+
+		if (want_word != word)
+			return result_fail(r, RESULT_DATAERR, _("invalid address '%.*s'"),
+					   (int)(tok[n - 1].start + tok[n - 1].len - tok[0].start), tok[0].start);
+		if (is_special(t, '@')) {
+			if (seen_at)
+				return result_fail(r, RESULT_DATAERR, _("invalid address: two '@'"));
+			seen_at = true;
+		} else if (!word && !is_special(t, '.')) {
+			return result_fail(r, RESULT_DATAERR, _("invalid address: unexpected '%c'"), *t->start);
+		}
+		if (len + t->len > ADDRESS_MAX)
+			return result_fail(r, RESULT_DATAERR, _("address longer than %d characters"), ADDRESS_MAX);
+		memcpy(addr + len, t->start, t->len);
+		len += t->len;
+		want_word = !want_word;
+	}
+	if (n == 0 || want_word)
+		return result_fail(r, RESULT_DATAERR, _("invalid address: incomplete"));
+	addr[len] = '\0';
+	return address_list_add(out, addr, r);
+}
+
+/* Inside <...>: an optional obsolete route "@a,@b:" then the addr-spec. */
+static bool parse_angle_addr(struct lexer *lx, struct address_list *out, struct result *r)
+{
+	struct element el;
+	struct token t;
+
+	el.n = 0;
+	for (;;) {
+		t = next_token(lx);
+		if (t.type == T_ERROR)
+			return result_fail(r, RESULT_DATAERR, "%s", _(lx->error));
+		if (t.type == T_END)
+			return result_fail(r, RESULT_DATAERR, _("missing '>' in address"));
+		if (is_special(&t, '>'))
+			break;
+		if (is_special(&t, ':')) {      /* end of an obsolete route */
+			el.n = 0;
+			continue;
+		}
+		if (el.n == MAX_ELEMENT_TOKENS)
+			return result_fail(r, RESULT_DATAERR, _("address too long"));
+		el.tok[el.n++] = t;
+	}
+	if (el.n == 0)          /* "<>" is the null address: nothing to add */
+		return true;
+	return build_addr_spec(el.tok, el.n, out, r);
+}
+
+/* One list: mailboxes separated by ','; groups "name: a, b;" at the top
+ * level only.  Returns at END, or at ';' when inside a group. */
+static bool parse_list(struct lexer *lx, struct address_list *out, bool in_group,
+		       struct result *r)
+{
+	struct element *el = malloc(sizeof *el);
+	bool angle_done = false, ok = false;
+
+	if (el == NULL)
+		return result_fail(r, RESULT_OSERR, _("out of memory"));
+	el->n = 0;
+	for (;;) {
+		struct token t = next_token(lx);
+		bool end = t.type == T_END || is_special(&t, ',') || (in_group && is_special(&t, ';'));
+
+		if (t.type == T_ERROR) {
+			result_fail(r, RESULT_DATAERR, "%s", _(lx->error));
+			goto out;
+		}
+		if (end) {
+			if (!angle_done && el->n > 0 && !build_addr_spec(el->tok, el->n, out, r))
+				goto out;
+			el->n = 0;
+			angle_done = false;
+			if (t.type == T_END && in_group) {
+				result_fail(r, RESULT_DATAERR, _("missing ';' after group"));
+				goto out;
+			}
+			if (t.type == T_END || is_special(&t, ';'))
+				break;
+			continue;
+		}
+		if (angle_done) {
+			result_fail(r, RESULT_DATAERR, _("unexpected text after '>'"));
+			goto out;
+		}
+		if (is_special(&t, '<')) {
+			if (!parse_angle_addr(lx, out, r))
+				goto out;
+			angle_done = true;
+		} else if (is_special(&t, ':') && !in_group) {
+			if (!parse_list(lx, out, true, r))
+				goto out;
+			el->n = 0;
+			angle_done = true;      /* only ',' may follow a group */
+		} else if (is_special(&t, ';') || is_special(&t, '>') || is_special(&t, ':')) {
+			result_fail(r, RESULT_DATAERR, _("unexpected '%c' in address list"), *t.start);
+			goto out;
+		} else if (el->n == MAX_ELEMENT_TOKENS) {
+			result_fail(r, RESULT_DATAERR, _("address too long"));
+			goto out;
+		} else {
+			el->tok[el->n++] = t;
+		}
+	}
+	ok = true;
+out:
+	free(el);
+	return ok;
+}
+
+bool rfc5322_parse_address_list(const char *text, size_t len, struct address_list *out,
+				struct result *r)
+{
+	struct lexer lx = { text, text + len, NULL };
+
+	return parse_list(&lx, out, false, r);
+}
+
+/* ---- formatting ------------------------------------------------------ */
+
+bool rfc5322_format_date(time_t t, char *buf, size_t size)
+{
+	static const char days[7][4] = { "Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat" };
+	static const char months[12][4] = { "Jan", "Feb", "Mar", "Apr", "May", "Jun",
+					    "Jul", "Aug", "Sep", "Oct", "Nov", "Dec" };
+	struct tm tm;
+	long off;
+	int n;
+
+	if (localtime_r(&t, &tm) == NULL)
+		return false;
+	off = tm.tm_gmtoff / 60;
+	n = snprintf(buf, size, "%s, %d %s %d %02d:%02d:%02d %c%02ld%02ld",
+		     days[tm.tm_wday], tm.tm_mday, months[tm.tm_mon], tm.tm_year + 1900,
+		     tm.tm_hour, tm.tm_min, tm.tm_sec, off < 0 ? '-' : '+',
+		     labs(off) / 60, labs(off) % 60);
+	return n > 0 && (size_t)n < size;
+}
+
+bool rfc5322_format_message_id(time_t t, const unsigned char *random, size_t nrandom,
+			       const char *domain, char *buf, size_t size)
+{
+	struct tm tm;
+	size_t len;
+	int n;
+
+	if (gmtime_r(&t, &tm) == NULL)
+		return false;
+	n = snprintf(buf, size, "<%04d%02d%02d%02d%02d%02d.", tm.tm_year + 1900, tm.tm_mon + 1,
+		     tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+	if (n < 0 || (size_t)n >= size)
+		return false;
+	len = (size_t)n;
+	for (size_t i = 0; i < nrandom; i++) {
+		if (len + 3 > size)
+			return false;
+		snprintf(buf + len, 3, "%02x", random[i]);
+		len += 2;
+	}
+	n = snprintf(buf + len, size - len, "@%s>", domain);
+	return n > 0 && (size_t)n < size - len;
+}
+
+static bool is_ascii_printable(const char *s)
+{
+	for (; *s; s++) {
+		if ((unsigned char)*s < 32 || (unsigned char)*s > 126)
+			return false;
+	}
+	return true;
+}
+
+/* RFC 2047 B-encoding in words of at most 75 characters, split only at
+ * UTF-8 character boundaries. */
+static bool encode_words(const char *name, char *buf, size_t size, size_t *len)
+{
+	const size_t chunk_max = 45;    /* 45 bytes -> 60 base64 chars + 12 */
+	size_t pos = 0, total = strlen(name);
+
+	while (pos < total) {
+		size_t take = total - pos < chunk_max ? total - pos : chunk_max;
+		gnutls_datum_t in, out;
+		int n;
+
+		while (pos + take < total && ((unsigned char)name[pos + take] & 0xC0) == 0x80)
+			take--;
+		in.data = (unsigned char *)(name + pos);
+		in.size = (unsigned)take;
+		if (gnutls_base64_encode2(&in, &out) < 0)
+			return false;
+		n = snprintf(buf + *len, size - *len, "%s=?UTF-8?B?%.*s?=", pos ? "\r\n " : "",
+			     (int)out.size, out.data);
+		gnutls_free(out.data);
+		if (n < 0 || (size_t)n >= size - *len)
+			return false;
+		*len += (size_t)n;
+		pos += take;
+	}
+	return true;
+}
+
+bool rfc5322_format_mailbox(const char *name, const char *addr, char *buf, size_t size)
+{
+	size_t len = 0;
+	int n;
+
+	if (name == NULL || *name == '\0') {
+		n = snprintf(buf, size, "%s", addr);
+		return n >= 0 && (size_t)n < size;
+	}
+	if (is_ascii_printable(name)) {
+		if (size < 3)
+			return false;
+		buf[len++] = '"';
+		for (const char *p = name; *p; p++) {
+			if (len + 3 >= size)
+				return false;
+			if (*p == '"' || *p == '\\')
+				buf[len++] = '\\';
+			buf[len++] = *p;
+		}
+		buf[len++] = '"';
+	} else if (!encode_words(name, buf, size, &len)) {
+		return false;
+	}
+	n = snprintf(buf + len, size - len, " <%s>", addr);
+	return n > 0 && (size_t)n < size - len;
+}

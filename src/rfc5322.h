@@ -1,0 +1,49 @@
+/* Pure RFC 5322 helpers: address lists, dates, Message-IDs, mailboxes.
+ *
+ * No I/O and no global state, so they can be unit-tested and fuzzed.
+ */
+#ifndef RELAYMAIL_RFC5322_H
+#define RELAYMAIL_RFC5322_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <time.h>
+
+#include "result.h"
+
+#define ADDRESS_MAX 998
+
+/* A growable list of bare addr-specs ("local@domain" or a bare "local"),
+ * each owned by the list. */
+struct address_list {
+	char **items;
+	size_t n;
+	size_t cap;
+};
+
+/* Append addr unless an equal address (domain compared case-insensitively)
+ * is already listed.  RESULT_OSERR on memory failure. */
+bool address_list_add(struct address_list *list, const char *addr, struct result *r);
+
+void address_list_free(struct address_list *list);
+
+/* Parse an address-list (RFC 5322 3.4: display names, quoted strings,
+ * comments, groups, obsolete routes, folding) and append each addr-spec.
+ * Syntax errors are RESULT_DATAERR with a short reason. */
+bool rfc5322_parse_address_list(const char *text, size_t len, struct address_list *out,
+				struct result *r);
+
+/* "Sat, 28 Nov 2026 14:33:55 +0100" in the local time zone, independent of
+ * the locale.  Returns false if buf is too small. */
+bool rfc5322_format_date(time_t t, char *buf, size_t size);
+
+/* "<20261128143355.0123456789abcdef@domain>" from the time and random bytes. */
+bool rfc5322_format_message_id(time_t t, const unsigned char *random, size_t nrandom,
+			       const char *domain, char *buf, size_t size);
+
+/* A mailbox for a From: header: "Display Name" <addr>, with the name
+ * quoted, or RFC 2047-encoded when it is not ASCII.  Without a name just
+ * the address.  Returns false if buf is too small. */
+bool rfc5322_format_mailbox(const char *name, const char *addr, char *buf, size_t size);
+
+#endif

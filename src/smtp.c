@@ -1,0 +1,439 @@
+#include "autoconfig.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "i18n.h"
+#include "log.h"
+#include "sasl.h"
+#include "smtp.h"
+#include "smtp_reply.h"
+
+#define SMTP_LINE_MAX 2048
+#define BODY_CHUNK (256 * 1024)
+
+enum {
+	CAP_STARTTLS = 1 << 0, CAP_PIPELINING = 1 << 1, CAP_SIZE = 1 << 2,
+	CAP_8BITMIME = 1 << 3, CAP_AUTH_PLAIN = 1 << 4, CAP_AUTH_LOGIN = 1 << 5,
+	CAP_AUTH = 1 << 6,
+};
+
+struct session {
+	struct conn *c;
+	const struct account *acct;
+	const struct envelope *env;
+	struct smtp_reply reply;
+	unsigned caps;
+	uintmax_t size_limit;
+	char auth_offered[256];
+	char line[SMTP_LINE_MAX];
+	struct result *r;
+};
+
+/* ---- replies ----------------------------------------------------------- */
+
+static bool read_reply(struct session *s, const char *step)
+{
+	struct timespec deadline;
+	const char *error = NULL;
+	char shown[128];
+	size_t len;
+
+	smtp_reply_init(&s->reply);
+	conn_deadline(s->c, &deadline);
+	for (;;) {
+		if (!conn_read_line(s->c, s->line, sizeof s->line, &len, &deadline, s->r))
+			return result_prefix(s->r, step);
+		switch (smtp_reply_feed(&s->reply, s->line, len, &error)) {
+		case SMTP_REPLY_MORE:
+			continue;
+		case SMTP_REPLY_DONE:
+			return true;
+		case SMTP_REPLY_ERROR:
+			return result_fail(s->r, RESULT_PROTOCOL, _("%s: the server broke the protocol (%s): \"%s\""),
+					   step, error, log_printable(shown, sizeof shown, s->line, len));
+		}
+	}
+}
+
+/* The reply's text on one line, safe to print. */
+static const char *reply_summary(const struct session *s, char *buf, size_t size)
+{
+	char text[400];
+
+	log_printable(text, sizeof text, s->reply.text, s->reply.text_len);
+	snprintf(buf, size, "%d %s", s->reply.code, text);
+	return buf;
+}
+
+/* A reply that is not the one wanted: 4xx is temporary, 5xx uses perm. */
+static bool reply_failed(struct session *s, const char *step, enum result_class perm)
+{
+	char summary[480];
+
+	reply_summary(s, summary, sizeof summary);
+	return result_fail(s->r, s->reply.code / 100 == 4 ? RESULT_TEMPFAIL : perm,
+			   _("%s: the server replied: %s"), step, summary);
+}
+
+static bool expect(struct session *s, const char *step, int want_class, enum result_class perm)
+{
+	if (!read_reply(s, step))
+		return false;
+	if (s->reply.code / 100 != want_class)
+		return reply_failed(s, step, perm);
+	return true;
+}
+
+static bool send_and_expect(struct session *s, const char *command, const char *step,
+			    int want_class, enum result_class perm)
+{
+	return conn_command(s->c, command, s->r) && conn_flush(s->c, s->r) &&
+	       expect(s, step, want_class, perm);
+}
+
+/* ---- EHLO ------------------------------------------------------------- */
+
+static void note_capability(struct session *s, const char *kw, size_t len)
+{
+	char word[SMTP_LINE_MAX];
+	char *save = NULL, *tok;
+
+	if (len >= sizeof word)
+		len = sizeof word - 1;
+	memcpy(word, kw, len);
+	word[len] = '\0';
+	tok = strtok_r(word, " ", &save);
+	if (tok == NULL)
+		return;
+	if (strcasecmp(tok, "STARTTLS") == 0)
+		s->caps |= CAP_STARTTLS;
+	else if (strcasecmp(tok, "PIPELINING") == 0)
+		s->caps |= CAP_PIPELINING;
+	else if (strcasecmp(tok, "8BITMIME") == 0)
+		s->caps |= CAP_8BITMIME;
+	else if (strcasecmp(tok, "SIZE") == 0) {
+		char *arg = strtok_r(NULL, " ", &save);
+
+		s->caps |= CAP_SIZE;
+		s->size_limit = arg ? strtoumax(arg, NULL, 10) : 0;
+	} else if (strcasecmp(tok, "AUTH") == 0 || strncasecmp(tok, "AUTH=", 5) == 0) {
+		char *mech = tok[4] == '=' ? tok + 5 : strtok_r(NULL, " ", &save);
+
+		s->caps |= CAP_AUTH;
+		for (; mech != NULL; mech = strtok_r(NULL, " ", &save)) {
+			if (strcasecmp(mech, "PLAIN") == 0)
+				s->caps |= CAP_AUTH_PLAIN;
+			else if (strcasecmp(mech, "LOGIN") == 0)
+				s->caps |= CAP_AUTH_LOGIN;
+			if (strlen(s->auth_offered) + strlen(mech) + 2 < sizeof s->auth_offered) {
+				strcat(s->auth_offered, s->auth_offered[0] ? " " : "");
+				strcat(s->auth_offered, mech);
+			}
+		}
+	}
+}
+
+static bool ehlo(struct session *s)
+{
+	char command[300];
+	size_t len;
+
+	s->caps = 0;
+	s->size_limit = 0;
+	s->auth_offered[0] = '\0';
+	snprintf(command, sizeof command, "EHLO %s", s->env->domain);
+	if (!conn_command(s->c, command, s->r) || !conn_flush(s->c, s->r) || !read_reply(s, "EHLO"))
+		return false;
+	if (s->reply.code / 100 != 2) {
+		/* Only a server that knows no ESMTP may get HELO, and only when
+		 * no extension (STARTTLS, AUTH) is needed. */
+		if (s->reply.code / 100 == 4 || s->acct->tls != TLS_MODE_OFF || s->acct->user != NULL)
+			return reply_failed(s, "EHLO", RESULT_PERMFAIL);
+		snprintf(command, sizeof command, "HELO %s", s->env->domain);
+		return send_and_expect(s, command, "HELO", 2, RESULT_PERMFAIL);
+	}
+	for (unsigned i = 1; i < s->reply.n_lines; i++) {
+		const char *kw = smtp_reply_line(&s->reply, i, &len);
+
+		if (kw != NULL)
+			note_capability(s, kw, len);
+	}
+	return true;
+}
+
+static bool starttls(struct session *s)
+{
+	struct tls_params p = {
+		.hostname = s->acct->host,
+		.ca_file = s->acct->tls_ca_file,
+		.verify = s->acct->tls_verify,
+		.timeout_s = s->acct->timeout,
+	};
+
+	if (!(s->caps & CAP_STARTTLS))
+		return result_fail(s->r, RESULT_NOPERM,
+				   _("%s does not offer STARTTLS; refusing to continue without TLS (tls = starttls)"),
+				   s->acct->host);
+	if (!send_and_expect(s, "STARTTLS", "STARTTLS", 2, RESULT_NOPERM))
+		return false;
+	if (!conn_starttls(s->c, &p, s->r))
+		return false;
+	/* RFC 3207: forget everything learnt before TLS and ask again. */
+	return ehlo(s);
+}
+
+/* ---- AUTH ------------------------------------------------------------- */
+
+static const char *choose_mechanism(struct session *s)
+{
+	switch (s->acct->auth) {
+	case AUTH_CHOICE_PLAIN:
+		return (s->caps & CAP_AUTH_PLAIN) ? "PLAIN" : NULL;
+	case AUTH_CHOICE_LOGIN:
+		return (s->caps & CAP_AUTH_LOGIN) ? "LOGIN" : NULL;
+	case AUTH_CHOICE_AUTO:
+		break;
+	}
+	/* PLAIN needs one round trip, LOGIN two; both only inside TLS. */
+	if (s->caps & CAP_AUTH_PLAIN)
+		return "PLAIN";
+	if (s->caps & CAP_AUTH_LOGIN)
+		return "LOGIN";
+	return NULL;
+}
+
+static bool auth_plain(struct session *s, const struct secret *secret)
+{
+	char *response = NULL;
+	bool ok = sasl_plain(s->acct->user, secret->data, &response, s->r) &&
+		  conn_command_secret(s->c, "AUTH PLAIN ", response, s->r) &&
+		  conn_flush(s->c, s->r) && read_reply(s, "AUTH");
+
+	sasl_free(response);
+	if (ok && s->reply.code == 334)         /* server ignored the initial response */
+		return result_fail(s->r, RESULT_PROTOCOL, _("AUTH: the server did not accept an initial response"));
+	return ok;
+}
+
+static bool auth_login(struct session *s, const struct secret *secret)
+{
+	char *user = NULL, *pass = NULL;
+	bool ok = sasl_base64(s->acct->user, &user, s->r) && sasl_base64(secret->data, &pass, s->r) &&
+		  send_and_expect(s, "AUTH LOGIN", "AUTH", 3, RESULT_NOPERM) &&
+		  conn_command_secret(s->c, "", user, s->r) && conn_flush(s->c, s->r) &&
+		  expect(s, "AUTH", 3, RESULT_NOPERM) &&
+		  conn_command_secret(s->c, "", pass, s->r) && conn_flush(s->c, s->r) &&
+		  read_reply(s, "AUTH");
+
+	sasl_free(user);
+	sasl_free(pass);
+	return ok;
+}
+
+static bool authenticate(struct session *s, const struct secret *secret, struct smtp_outcome *out)
+{
+	const char *mech;
+
+	if (secret->data == NULL)
+		return true;
+	if (s->c->tls == NULL)  /* config forbids it; never send a password in clear */
+		return result_fail(s->r, RESULT_NOPERM, _("refusing to authenticate without TLS"));
+	if (!(s->caps & CAP_AUTH))
+		return result_fail(s->r, RESULT_NOPERM,
+				   _("%s does not offer AUTH, but the account sets user"), s->acct->host);
+	mech = choose_mechanism(s);
+	if (mech == NULL)
+		return result_fail(s->r, RESULT_NOPERM,
+				   _("no usable AUTH mechanism (the server offers: %s)"), s->auth_offered);
+	out->auth_mechanism = mech;
+	if (!(strcmp(mech, "PLAIN") == 0 ? auth_plain(s, secret) : auth_login(s, secret)))
+		return false;
+	if (s->reply.code != 235)
+		return reply_failed(s, "AUTH", RESULT_NOPERM);
+	return true;
+}
+
+/* ---- transaction ------------------------------------------------------ */
+
+static bool queue_envelope(struct session *s, const struct message *msg, off_t size)
+{
+	char command[ADDRESS_MAX + 128];
+	int n;
+
+	n = snprintf(command, sizeof command, "MAIL FROM:<%s>", s->env->sender);
+	if (s->caps & CAP_SIZE)
+		n += snprintf(command + n, sizeof command - (size_t)n, " SIZE=%jd", (intmax_t)size);
+	if ((s->caps & CAP_8BITMIME) && msg->eight_bit)
+		snprintf(command + n, sizeof command - (size_t)n, " BODY=8BITMIME");
+	if (!conn_command(s->c, command, s->r))
+		return false;
+	if (!(s->caps & CAP_PIPELINING) &&
+	    !(conn_flush(s->c, s->r) && expect(s, "MAIL FROM", 2, RESULT_PERMFAIL)))
+		return false;
+	for (size_t i = 0; i < s->env->recipients.n; i++) {
+		snprintf(command, sizeof command, "RCPT TO:<%s>", s->env->recipients.items[i]);
+		if (!conn_command(s->c, command, s->r))
+			return false;
+		if (!(s->caps & CAP_PIPELINING) &&
+		    !(conn_flush(s->c, s->r) && expect(s, "RCPT TO", 2, RESULT_NOUSER)))
+			return false;
+	}
+	return conn_command(s->c, "DATA", s->r) && conn_flush(s->c, s->r);
+}
+
+/* With PIPELINING every reply of the group is read before deciding: all
+ * recipients must be accepted, else nothing is sent. */
+static bool check_envelope_replies(struct session *s)
+{
+	struct result first = { RESULT_OK, "" };
+	char step[ADDRESS_MAX + 16];
+
+	if (s->caps & CAP_PIPELINING) {
+		if (!read_reply(s, "MAIL FROM"))
+			return false;
+		if (s->reply.code / 100 != 2)
+			reply_failed(s, "MAIL FROM", RESULT_PERMFAIL), first = *s->r;
+		for (size_t i = 0; i < s->env->recipients.n; i++) {
+			snprintf(step, sizeof step, "RCPT TO:<%s>", s->env->recipients.items[i]);
+			if (!read_reply(s, step))
+				return false;
+			if (s->reply.code / 100 != 2 && first.cls == RESULT_OK)
+				reply_failed(s, step, RESULT_NOUSER), first = *s->r;
+		}
+	}
+	if (!read_reply(s, "DATA"))
+		return false;
+	if (first.cls != RESULT_OK) {
+		/* A 354 here would take the content: dropping the connection is the
+		 * only way to abort without sending an empty message. */
+		*s->r = first;
+		return false;
+	}
+	if (s->reply.code != 354)
+		return reply_failed(s, "DATA", RESULT_PERMFAIL);
+	return true;
+}
+
+/* Dot-stuffing (RFC 5321 4.5.2) over CRLF lines, in large spans. */
+static bool write_stuffed(struct conn *c, bool *at_line_start, const char *p, size_t n,
+			  struct result *r)
+{
+	while (n > 0) {
+		const char *hit;
+		size_t span;
+
+		if (*at_line_start && *p == '.' && !conn_write(c, ".", 1, r))
+			return false;
+		hit = memmem(p, n, "\n.", 2);
+		span = hit ? (size_t)(hit - p) + 1 : n;
+		if (!conn_write(c, p, span, r))
+			return false;
+		*at_line_start = p[span - 1] == '\n';
+		p += span;
+		n -= span;
+	}
+	return true;
+}
+
+static bool send_content(struct session *s, const struct message *msg)
+{
+	bool bol = true, ok = true;
+	char *buf;
+	off_t off = 0;
+
+	for (size_t i = 0; i < msg->n_headers && ok; i++) {
+		if (!msg->headers[i].omit)
+			ok = write_stuffed(s->c, &bol, msg->headers[i].text, msg->headers[i].len, s->r);
+	}
+	if (!ok || !conn_write(s->c, "\r\n", 2, s->r))
+		return false;
+	if (s->c->verbose)
+		log_trace(">>>", "[message content]", 17);
+	buf = malloc(BODY_CHUNK);
+	if (buf == NULL)
+		return result_fail(s->r, RESULT_OSERR, _("out of memory"));
+	while (ok && off < msg->body_size) {
+		ssize_t n = pread(msg->spool_fd, buf, BODY_CHUNK, off);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			ok = result_fail(s->r, RESULT_OSERR, _("cannot read the spool file: %s"),
+					 n < 0 ? strerror(errno) : _("unexpected end"));
+			break;
+		}
+		ok = write_stuffed(s->c, &bol, buf, (size_t)n, s->r);
+		off += n;
+	}
+	free(buf);
+	return ok && conn_command(s->c, ".", s->r);
+}
+
+static bool transfer(struct session *s, const struct message *msg, struct smtp_outcome *out,
+		     bool *quit_sent)
+{
+	char summary[480];
+	off_t size = message_wire_size(msg);
+
+	if ((s->caps & CAP_SIZE) && s->size_limit > 0 && (uintmax_t)size > s->size_limit)
+		return result_fail(s->r, RESULT_DATAERR,
+				   _("the message (%jd bytes) is larger than the server accepts (%ju bytes)"),
+				   (intmax_t)size, s->size_limit);
+	if (!queue_envelope(s, msg, size) || !check_envelope_replies(s))
+		return false;
+	if (!send_content(s, msg))
+		return false;
+	/* RFC 2920: QUIT may close a pipelined group; it saves a round trip. */
+	if (s->caps & CAP_PIPELINING) {
+		if (!conn_command(s->c, "QUIT", s->r))
+			return false;
+		*quit_sent = true;
+	}
+	if (!conn_flush(s->c, s->r) || !expect(s, _("end of data"), 2, RESULT_PERMFAIL))
+		return false;
+	snprintf(out->final_reply, sizeof out->final_reply, "%s", reply_summary(s, summary, sizeof summary));
+	return true;
+}
+
+static void quit(struct session *s, bool already_sent)
+{
+	struct result ignored;
+
+	/* The message is accepted; a server that closes instead of
+	 * answering QUIT changes nothing. */
+	s->r = &ignored;
+	if (!already_sent && !(conn_command(s->c, "QUIT", s->r) && conn_flush(s->c, s->r)))
+		return;
+	read_reply(s, "QUIT");
+}
+
+bool smtp_submit(struct conn *c, const struct account *acct, const struct secret *secret,
+		 const struct envelope *env, const struct message *msg,
+		 struct smtp_outcome *out, struct result *r)
+{
+	struct session *s = calloc(1, sizeof *s);
+	bool quit_sent = false, ok;
+
+	memset(out, 0, sizeof *out);
+	if (s == NULL)
+		return result_fail(r, RESULT_OSERR, _("out of memory"));
+	s->c = c;
+	s->acct = acct;
+	s->env = env;
+	s->r = r;
+	ok = expect(s, _("greeting"), 2, RESULT_PERMFAIL) && ehlo(s) &&
+	     (acct->tls != TLS_MODE_STARTTLS || starttls(s));
+	if (ok && c->tls != NULL)
+		tls_describe(c->tls, out->tls, sizeof out->tls);
+	ok = ok && authenticate(s, secret, out) && transfer(s, msg, out, &quit_sent);
+	if (ok)
+		quit(s, quit_sent);
+	free(s);
+	return ok;
+}

@@ -1,0 +1,30 @@
+/* SMTP submission client (RFC 5321, 3207 STARTTLS, 4954 AUTH, 2920
+ * PIPELINING, 1870 SIZE, 6152 8BITMIME).
+ *
+ * smtp_submit() drives one connection from the greeting to QUIT and sends
+ * one message to every recipient or to none.  Failures are classified at the
+ * protocol layer: a 4xx reply, a drop or a timeout is RESULT_TEMPFAIL; a 5xx
+ * is RESULT_PERMFAIL, RESULT_NOUSER (RCPT) or RESULT_NOPERM (AUTH, TLS
+ * policy); a malformed reply is RESULT_PROTOCOL; a message over the server's
+ * SIZE is RESULT_DATAERR.  r->msg names the step and quotes the reply.
+ */
+#ifndef RELAYMAIL_SMTP_H
+#define RELAYMAIL_SMTP_H
+
+#include "config.h"
+#include "conn.h"
+#include "credentials.h"
+#include "envelope.h"
+#include "message.h"
+
+struct smtp_outcome {
+	char final_reply[512];  /* the end-of-data reply (carries the relay's id) */
+	char tls[96];           /* "TLS1.3 AES-256-GCM" or "" */
+	const char *auth_mechanism; /* "PLAIN", "LOGIN" or NULL */
+};
+
+bool smtp_submit(struct conn *c, const struct account *acct, const struct secret *secret,
+		 const struct envelope *env, const struct message *msg,
+		 struct smtp_outcome *out, struct result *r);
+
+#endif

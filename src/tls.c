@@ -1,0 +1,161 @@
+#include "autoconfig.h"
+
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <gnutls/gnutls.h>
+
+#include "i18n.h"
+#include "tls.h"
+
+struct tls {
+	gnutls_session_t session;
+	gnutls_certificate_credentials_t creds;
+};
+
+static bool is_ip_literal(const char *host)
+{
+	unsigned char addr[16];
+
+	return inet_pton(AF_INET, host, addr) == 1 || inet_pton(AF_INET6, host, addr) == 1;
+}
+
+static bool setup_credentials(struct tls *tls, const struct tls_params *p, struct result *r)
+{
+	int rc;
+
+	if (gnutls_certificate_allocate_credentials(&tls->creds) < 0)
+		return result_fail(r, RESULT_OSERR, _("out of memory"));
+	if (p->ca_file != NULL) {
+		rc = gnutls_certificate_set_x509_trust_file(tls->creds, p->ca_file, GNUTLS_X509_FMT_PEM);
+		if (rc <= 0)
+			return result_fail(r, RESULT_CONFIG, _("tls_ca_file %s: no usable certificate (%s)"),
+					   p->ca_file, rc < 0 ? gnutls_strerror(rc) : _("empty"));
+	} else if (p->verify) {
+		rc = gnutls_certificate_set_x509_system_trust(tls->creds);
+		if (rc <= 0)
+			return result_fail(r, RESULT_CONFIG,
+					   _("the system trust store has no certificates (install ca-certificates or set tls_ca_file)"));
+	}
+	return true;
+}
+
+static bool setup_session(struct tls *tls, int fd, const struct tls_params *p, struct result *r)
+{
+	if (gnutls_init(&tls->session, GNUTLS_CLIENT) < 0)
+		return result_fail(r, RESULT_OSERR, _("out of memory"));
+	/* TLS 1.0 and 1.1 are deprecated (RFC 8996). */
+	if (gnutls_set_default_priority_append(tls->session, "-VERS-TLS1.1:-VERS-TLS1.0", NULL, 0) < 0 ||
+	    gnutls_credentials_set(tls->session, GNUTLS_CRD_CERTIFICATE, tls->creds) < 0)
+		return result_fail(r, RESULT_SOFTWARE, _("cannot set up the TLS session"));
+	if (!is_ip_literal(p->hostname))
+		gnutls_server_name_set(tls->session, GNUTLS_NAME_DNS, p->hostname, strlen(p->hostname));
+	if (p->verify)
+		gnutls_session_set_verify_cert(tls->session, p->hostname, 0);
+	gnutls_transport_set_int(tls->session, fd);
+	gnutls_handshake_set_timeout(tls->session, p->timeout_s * 1000);
+	return true;
+}
+
+static bool handshake_failed(struct tls *tls, const struct tls_params *p, int rc, struct result *r)
+{
+	gnutls_datum_t text = { NULL, 0 };
+	unsigned status;
+
+	if (rc == GNUTLS_E_CERTIFICATE_VERIFICATION_ERROR) {
+		status = gnutls_session_get_verify_cert_status(tls->session);
+		gnutls_certificate_verification_status_print(status, GNUTLS_CRT_X509, &text, 0);
+		result_fail(r, RESULT_NOPERM, _("TLS: the certificate of %s is not trusted: %s"),
+			    p->hostname, text.data ? (char *)text.data : "?");
+		gnutls_free(text.data);
+		return false;
+	}
+	if (rc == GNUTLS_E_TIMEDOUT || rc == GNUTLS_E_PULL_ERROR || rc == GNUTLS_E_PUSH_ERROR ||
+	    rc == GNUTLS_E_PREMATURE_TERMINATION || rc == GNUTLS_E_AGAIN)
+		return result_fail(r, RESULT_TEMPFAIL, _("TLS handshake with %s failed: %s"),
+				   p->hostname, gnutls_strerror(rc));
+	return result_fail(r, RESULT_NOPERM, _("TLS handshake with %s failed: %s"), p->hostname,
+			   gnutls_strerror(rc));
+}
+
+bool tls_start(int fd, const struct tls_params *p, struct tls **out, struct result *r)
+{
+	struct tls *tls = calloc(1, sizeof *tls);
+	int rc;
+
+	*out = NULL;
+	if (tls == NULL)
+		return result_fail(r, RESULT_OSERR, _("out of memory"));
+	if (!setup_credentials(tls, p, r) || !setup_session(tls, fd, p, r))
+		goto fail;
+	do {
+		rc = gnutls_handshake(tls->session);
+	} while (rc < 0 && !gnutls_error_is_fatal(rc) && rc != GNUTLS_E_AGAIN);
+	if (rc < 0) {
+		handshake_failed(tls, p, rc, r);
+		goto fail;
+	}
+	*out = tls;
+	return true;
+fail:
+	tls_free(tls);
+	return false;
+}
+
+ssize_t tls_read(struct tls *tls, void *buf, size_t n, int timeout_ms, struct result *r)
+{
+	ssize_t rc;
+
+	gnutls_record_set_timeout(tls->session, (unsigned)timeout_ms);
+	do {
+		rc = gnutls_record_recv(tls->session, buf, n);
+	} while (rc == GNUTLS_E_INTERRUPTED || rc == GNUTLS_E_REHANDSHAKE);
+	if (rc >= 0)
+		return rc;
+	if (rc == GNUTLS_E_TIMEDOUT || rc == GNUTLS_E_AGAIN)
+		result_fail(r, RESULT_TEMPFAIL, _("timed out waiting for the server"));
+	else if (rc == GNUTLS_E_PREMATURE_TERMINATION)
+		return 0;
+	else
+		result_fail(r, RESULT_TEMPFAIL, _("TLS read error: %s"), gnutls_strerror((int)rc));
+	return -1;
+}
+
+bool tls_write_all(struct tls *tls, const void *buf, size_t n, struct result *r)
+{
+	const char *p = buf;
+
+	while (n > 0) {
+		ssize_t rc = gnutls_record_send(tls->session, p, n);
+
+		if (rc == GNUTLS_E_INTERRUPTED)
+			continue;
+		if (rc < 0)
+			return result_fail(r, RESULT_TEMPFAIL, _("TLS write error: %s"),
+					   rc == GNUTLS_E_AGAIN ? _("timed out") : gnutls_strerror((int)rc));
+		p += rc;
+		n -= (size_t)rc;
+	}
+	return true;
+}
+
+void tls_describe(struct tls *tls, char *buf, size_t size)
+{
+	const char *version = gnutls_protocol_get_name(gnutls_protocol_get_version(tls->session));
+	const char *cipher = gnutls_cipher_get_name(gnutls_cipher_get(tls->session));
+
+	snprintf(buf, size, "%s %s", version ? version : "?", cipher ? cipher : "?");
+}
+
+void tls_free(struct tls *tls)
+{
+	if (tls == NULL)
+		return;
+	if (tls->session != NULL)
+		gnutls_deinit(tls->session);
+	if (tls->creds != NULL)
+		gnutls_certificate_free_credentials(tls->creds);
+	free(tls);
+}

@@ -1,0 +1,41 @@
+/* The only user of GnuTLS sessions: trust, verification, SNI, records.
+ *
+ * tls_start() runs the client handshake on a connected socket and returns an
+ * owned struct tls (release with tls_free(), which does not close the
+ * socket).  Certificates are verified against ca_file, or the system trust
+ * store, and the host name (or IP address) is checked, unless verify is
+ * false.  Errors: RESULT_NOPERM (verification or TLS policy),
+ * RESULT_TEMPFAIL (network, timeout), RESULT_OSERR.
+ */
+#ifndef RELAYMAIL_TLS_H
+#define RELAYMAIL_TLS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "result.h"
+
+struct tls;
+
+struct tls_params {
+	const char *hostname;   /* for SNI and the certificate check */
+	const char *ca_file;    /* PEM bundle; NULL: the system trust store */
+	bool verify;
+	unsigned timeout_s;
+};
+
+bool tls_start(int fd, const struct tls_params *params, struct tls **out, struct result *r);
+
+/* Read up to n bytes within timeout_ms: >0 bytes, 0 on orderly close, -1 on
+ * error or timeout (r says which; RESULT_TEMPFAIL). */
+ssize_t tls_read(struct tls *tls, void *buf, size_t n, int timeout_ms, struct result *r);
+
+bool tls_write_all(struct tls *tls, const void *buf, size_t n, struct result *r);
+
+/* "TLS1.3 AES-256-GCM" */
+void tls_describe(struct tls *tls, char *buf, size_t size);
+
+void tls_free(struct tls *tls);
+
+#endif
