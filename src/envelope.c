@@ -91,7 +91,7 @@ static bool build_sender(const struct options *opts, const struct account *acct,
 	const char *given = opts->sender ? opts->sender : acct->from;
 
 	if (given != NULL) {
-		if (strlen(given) > ADDRESS_MAX || strpbrk(given, " \t<>") != NULL)
+		if (!rfc5322_address_is_safe(given) || strpbrk(given, " <>") != NULL)
 			return result_fail(r, RESULT_USAGE, _("invalid sender address '%s'"), given);
 		if (*given == '\0' || strchr(given, '@') != NULL)
 			env->sender = strdup(given);

@@ -57,6 +57,21 @@ void address_list_free(struct address_list *list)
 	memset(list, 0, sizeof *list);
 }
 
+bool rfc5322_address_is_safe(const char *addr)
+{
+	size_t len = strlen(addr);
+
+	if (len > ADDRESS_MAX)
+		return false;
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)addr[i];
+
+		if (c < 0x20 || c == 0x7f)
+			return false;
+	}
+	return true;
+}
+
 /* ---- lexer ----------------------------------------------------------- */
 
 enum tok_type { T_END, T_WORD, T_LITERAL, T_SPECIAL, T_ERROR };
@@ -205,6 +220,9 @@ static bool build_addr_spec(const struct token *tok, size_t n, struct address_li
 	if (n == 0 || want_word)
 		return result_fail(r, RESULT_DATAERR, _("invalid address: incomplete"));
 	addr[len] = '\0';
+	/* Folding inside a quoted string would carry CR LF into an SMTP command. */
+	if (!rfc5322_address_is_safe(addr))
+		return result_fail(r, RESULT_DATAERR, _("invalid address: control character"));
 	return address_list_add(out, addr, r);
 }
 

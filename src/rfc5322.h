@@ -27,6 +27,10 @@ bool address_list_add(struct address_list *list, const char *addr, struct result
 
 void address_list_free(struct address_list *list);
 
+/* No control characters (CR, LF, NUL, TAB...) and at most ADDRESS_MAX
+ * bytes: safe to put inside an SMTP command. */
+bool rfc5322_address_is_safe(const char *addr);
+
 /* Parse an address-list (RFC 5322 3.4: display names, quoted strings,
  * comments, groups, obsolete routes, folding) and append each addr-spec.
  * Syntax errors are RESULT_DATAERR with a short reason. */

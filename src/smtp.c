@@ -56,7 +56,7 @@ static bool read_reply(struct session *s, const char *step)
 			return true;
 		case SMTP_REPLY_ERROR:
 			return result_fail(s->r, RESULT_PROTOCOL, _("%s: the server broke the protocol (%s): \"%s\""),
-					   step, error, log_printable(shown, sizeof shown, s->line, len));
+					   step, _(error), log_printable(shown, sizeof shown, s->line, len));
 		}
 	}
 }
@@ -303,7 +303,9 @@ static bool check_envelope_replies(struct session *s)
 			snprintf(step, sizeof step, "RCPT TO:<%s>", s->env->recipients.items[i]);
 			if (!read_reply(s, step))
 				return false;
-			if (s->reply.code / 100 != 2 && first.cls == RESULT_OK)
+			/* A permanent rejection decides: retrying cannot help. */
+			if (s->reply.code / 100 != 2 &&
+			    (first.cls == RESULT_OK || (first.cls == RESULT_TEMPFAIL && s->reply.code / 100 == 5)))
 				reply_failed(s, step, RESULT_NOUSER), first = *s->r;
 		}
 	}

@@ -2,6 +2,7 @@
 
 #include <string.h>
 
+#include "i18n.h"
 #include "smtp_reply.h"
 
 void smtp_reply_init(struct smtp_reply *reply)
@@ -68,20 +69,20 @@ enum smtp_reply_status smtp_reply_feed(struct smtp_reply *reply, const char *lin
 
 	if (len < 3 || !is_digit(line[0]) || !is_digit(line[1]) || !is_digit(line[2]) ||
 	    line[0] < '2' || line[0] > '5' || line[1] > '5') {
-		*error = "malformed reply code";
+		*error = N_("malformed reply code");
 		return SMTP_REPLY_ERROR;
 	}
 	if (len > 3 && line[3] != ' ' && line[3] != '-') {
-		*error = "malformed reply line";
+		*error = N_("malformed reply line");
 		return SMTP_REPLY_ERROR;
 	}
 	code = (line[0] - '0') * 100 + (line[1] - '0') * 10 + (line[2] - '0');
 	if (reply->n_lines > 0 && code != reply->code) {
-		*error = "reply code changes inside a multi-line reply";
+		*error = N_("reply code changes inside a multi-line reply");
 		return SMTP_REPLY_ERROR;
 	}
 	if (reply->n_lines >= SMTP_REPLY_MAX_LINES) {
-		*error = "reply has too many lines";
+		*error = N_("reply has too many lines");
 		return SMTP_REPLY_ERROR;
 	}
 	last = len == 3 || line[3] == ' ';

@@ -26,7 +26,8 @@ enum smtp_reply_status { SMTP_REPLY_MORE, SMTP_REPLY_DONE, SMTP_REPLY_ERROR };
 
 void smtp_reply_init(struct smtp_reply *reply);
 
-/* On SMTP_REPLY_ERROR *error is a static English description. */
+/* On SMTP_REPLY_ERROR *error is a static description, marked for
+ * translation with N_() (the caller shows it through gettext). */
 enum smtp_reply_status smtp_reply_feed(struct smtp_reply *reply, const char *line, size_t len,
 				       const char **error);
 
