@@ -152,6 +152,21 @@ static bool parse_auth(const char *value, void *field, struct parse_ctx *ctx)
 	return true;
 }
 
+static bool parse_password_source(const char *value, void *field, struct parse_ctx *ctx)
+{
+	static const char *const names[] = { "auto", "keyring", "command", "file", "systemd", "prompt" };
+	enum password_source *dst = field;
+
+	for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+		if (strcasecmp(value, names[i]) == 0) {
+			*dst = (enum password_source)i;
+			return true;
+		}
+	}
+	return fail_at(ctx, _("invalid password_source '%s' (expected auto, keyring, command, file, systemd or prompt)"),
+		       value);
+}
+
 #define ACCOUNT_FIELD(f) offsetof(struct account, f), sizeof(((struct account *)0)->f)
 static const struct key_spec key_table[] = {
 	{ "host",             KEY_HOST,             parse_hostname, ACCOUNT_FIELD(host) },
@@ -163,6 +178,8 @@ static const struct key_spec key_table[] = {
 	{ "user",             KEY_USER,             parse_string,   ACCOUNT_FIELD(user) },
 	{ "password_command", KEY_PASSWORD_COMMAND, parse_string,   ACCOUNT_FIELD(password_command) },
 	{ "password_file",    KEY_PASSWORD_FILE,    parse_string,   ACCOUNT_FIELD(password_file) },
+	{ "password_source",  KEY_PASSWORD_SOURCE,  parse_password_source, ACCOUNT_FIELD(password_source) },
+	{ "credential",       KEY_CREDENTIAL,       parse_string,   ACCOUNT_FIELD(credential) },
 	{ "from",             KEY_FROM,             parse_string,   ACCOUNT_FIELD(from) },
 	{ "domain",           KEY_DOMAIN,           parse_hostname, ACCOUNT_FIELD(domain) },
 	{ "timeout",          KEY_TIMEOUT,          parse_timeout,  ACCOUNT_FIELD(timeout) },
@@ -503,6 +520,7 @@ static void account_free_fields(struct account *a)
 	free(a->user);
 	free(a->password_command);
 	free(a->password_file);
+	free(a->credential);
 	free(a->from);
 	free(a->domain);
 	free(a->section_origin);

@@ -16,11 +16,15 @@
 
 enum tls_mode { TLS_MODE_STARTTLS, TLS_MODE_IMPLICIT, TLS_MODE_OFF };
 enum auth_choice { AUTH_CHOICE_AUTO, AUTH_CHOICE_PLAIN, AUTH_CHOICE_LOGIN };
+enum password_source {
+	PASSWORD_SOURCE_AUTO, PASSWORD_SOURCE_KEYRING, PASSWORD_SOURCE_COMMAND,
+	PASSWORD_SOURCE_FILE, PASSWORD_SOURCE_SYSTEMD, PASSWORD_SOURCE_PROMPT
+};
 
 enum account_key {
 	KEY_HOST, KEY_PORT, KEY_TLS, KEY_TLS_CA_FILE, KEY_TLS_VERIFY, KEY_AUTH,
 	KEY_USER, KEY_PASSWORD_COMMAND, KEY_PASSWORD_FILE, KEY_FROM, KEY_DOMAIN,
-	KEY_TIMEOUT, KEY_COUNT
+	KEY_TIMEOUT, KEY_PASSWORD_SOURCE, KEY_CREDENTIAL, KEY_COUNT
 };
 
 #define CONFIG_DEFAULT_TIMEOUT 30
@@ -36,6 +40,8 @@ struct account {
 	char *user;
 	char *password_command;
 	char *password_file;
+	enum password_source password_source;
+	char *credential;               /* systemd credential name or path */
 	char *from;
 	char *domain;
 	unsigned timeout;

@@ -5,15 +5,19 @@
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <termios.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "credentials.h"
 #include "i18n.h"
+#include "keyring.h"
+#include "log.h"
 
 extern char **environ;
 
@@ -45,9 +49,11 @@ static bool secret_alloc(struct secret *s, struct result *r)
 	return true;
 }
 
-static bool read_password_file(const struct account *acct, struct secret *s, struct result *r)
+/* Read a secret file.  private_file: it must be ours and closed to group
+ * and others (systemd credentials are managed by systemd instead). */
+static bool read_secret_file(const char *key, const char *path, bool private_file,
+			     struct secret *s, struct result *r)
 {
-	const char *path = acct->password_file;
 	struct stat st;
 	bool ok = false;
 	ssize_t n;
@@ -55,21 +61,21 @@ static bool read_password_file(const struct account *acct, struct secret *s, str
 
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
-		return result_fail(r, RESULT_CONFIG, _("password_file %s: cannot open: %s"), path,
+		return result_fail(r, RESULT_CONFIG, _("%s %s: cannot open: %s"), key, path,
 				   strerror(errno));
 	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-		result_fail(r, RESULT_CONFIG, _("password_file %s: not a regular file"), path);
+		result_fail(r, RESULT_CONFIG, _("%s %s: not a regular file"), key, path);
 		goto out;
 	}
-	if (st.st_mode & (S_IRWXG | S_IRWXO)) {
+	if (private_file && (st.st_mode & (S_IRWXG | S_IRWXO))) {
 		result_fail(r, RESULT_CONFIG,
-			    _("password_file %s: refusing a file that group or others can access (chmod 600)"),
-			    path);
+			    _("%s %s: refusing a file that group or others can access (chmod 600)"),
+			    key, path);
 		goto out;
 	}
-	if (st.st_uid != geteuid()) {
-		result_fail(r, RESULT_CONFIG, _("password_file %s: refusing a file owned by another user"),
-			    path);
+	if (private_file && st.st_uid != geteuid()) {
+		result_fail(r, RESULT_CONFIG, _("%s %s: refusing a file owned by another user"),
+			    key, path);
 		goto out;
 	}
 	if (!secret_alloc(s, r))
@@ -80,8 +86,8 @@ static bool read_password_file(const struct account *acct, struct secret *s, str
 			s->len += (size_t)n;
 	} while ((n > 0 && s->len <= SECRET_MAX) || (n < 0 && errno == EINTR));
 	if (n < 0 || s->len > SECRET_MAX) {
-		result_fail(r, RESULT_CONFIG, n < 0 ? _("password_file %s: cannot read") :
-			    _("password_file %s: longer than 1024 bytes"), path);
+		result_fail(r, RESULT_CONFIG, n < 0 ? _("%s %s: cannot read") :
+			    _("%s %s: longer than 1024 bytes"), key, path);
 		goto out;
 	}
 	s->data[s->len] = '\0';
@@ -247,17 +253,192 @@ out:
 	return ok;
 }
 
+/* systemd's LoadCredential=: $CREDENTIALS_DIRECTORY/<credential or account>,
+ * or the absolute path the credential key names.  Empty path: none. */
+static void systemd_path(const struct account *acct, char *path, size_t size)
+{
+	const char *dir = getenv("CREDENTIALS_DIRECTORY");
+	const char *name = acct->credential ? acct->credential : acct->name;
+
+	path[0] = '\0';
+	if (acct->credential != NULL && acct->credential[0] == '/')
+		snprintf(path, size, "%s", acct->credential);
+	else if (dir != NULL && dir[0] == '/' && strchr(name, '/') == NULL)
+		snprintf(path, size, "%s/%s", dir, name);
+}
+
+/* Read one line from the terminal with echo off. */
+static bool prompt_tty(int tty, const char *prompt, struct secret *s, struct result *r)
+{
+	struct termios saved, quiet;
+	bool restore = tcgetattr(tty, &saved) == 0;
+	ssize_t n = 0;
+	char c;
+
+	if (!secret_alloc(s, r))
+		return false;
+	if (restore) {
+		quiet = saved;
+		quiet.c_lflag &= ~(tcflag_t)(ECHO | ECHONL);
+		tcsetattr(tty, TCSAFLUSH, &quiet);
+	}
+	if (write(tty, prompt, strlen(prompt)) < 0)
+		n = -1;
+	while (n >= 0 && (n = read(tty, &c, 1)) == 1 && c != '\n') {
+		if (s->len < SECRET_MAX)
+			s->data[s->len++] = c;
+	}
+	if (restore)
+		tcsetattr(tty, TCSAFLUSH, &saved);
+	if (write(tty, "\n", 1) < 0)
+		n = -1;
+	if (n < 0 || s->len == 0) {
+		secret_wipe(s);
+		return result_fail(r, RESULT_CONFIG, _("no password entered"));
+	}
+	trim_newline(s);
+	return true;
+}
+
+static int open_tty(void)
+{
+	return open("/dev/tty", O_RDWR | O_NOCTTY | O_CLOEXEC);
+}
+
+static bool prompt_for_account(const struct account *acct, struct secret *s, struct result *r)
+{
+	char prompt[512];
+	int tty = open_tty();
+	bool ok;
+
+	if (tty < 0)
+		return result_fail(r, RESULT_CONFIG, _("no terminal to ask for the password"));
+	snprintf(prompt, sizeof prompt, _("Password for %s at %s (account %s): "), acct->user,
+		 acct->host, acct->name);
+	ok = prompt_tty(tty, prompt, s, r);
+	close(tty);
+	return ok;
+}
+
+static const char *keyring_hint(void)
+{
+	return _("set password_command, password_file or a systemd credential, or store it with "
+		 "relaymail --set-password");
+}
+
 bool credentials_get(const struct account *acct, struct secret *out, struct result *r)
 {
+	enum password_source pin = acct->password_source;
+	bool any = pin == PASSWORD_SOURCE_AUTO;
+	char why[256] = "", path[4096];
+	int tty;
+
 	out->data = NULL;
 	out->len = 0;
 	if (acct->user == NULL)
 		return true;
-	if (acct->password_command != NULL)
+	if (any || pin == PASSWORD_SOURCE_KEYRING) {
+		if (keyring_lookup(acct, out, why, sizeof why) == KEYRING_FOUND)
+			return true;
+		if (!any)
+			return result_fail(r, RESULT_CONFIG, _("no password for account '%s' from the keyring: %s; %s"),
+					   acct->name, why, keyring_hint());
+	}
+	if ((any && acct->password_command) || pin == PASSWORD_SOURCE_COMMAND) {
+		if (acct->password_command == NULL)
+			return result_fail(r, RESULT_CONFIG, _("password_source = command but no password_command"));
 		return run_password_command(acct, out, r);
-	if (acct->password_file != NULL)
-		return read_password_file(acct, out, r);
-	return result_fail(r, RESULT_CONFIG,
-			   _("account '%s' sets user but no password source: set password_command or password_file"),
-			   acct->name);
+	}
+	if ((any && acct->password_file) || pin == PASSWORD_SOURCE_FILE) {
+		if (acct->password_file == NULL)
+			return result_fail(r, RESULT_CONFIG, _("password_source = file but no password_file"));
+		return read_secret_file("password_file", acct->password_file, true, out, r);
+	}
+	systemd_path(acct, path, sizeof path);
+	if ((any && path[0] && (acct->credential || access(path, F_OK) == 0)) ||
+	    pin == PASSWORD_SOURCE_SYSTEMD) {
+		if (path[0] == '\0')
+			return result_fail(r, RESULT_CONFIG,
+					   _("password_source = systemd but CREDENTIALS_DIRECTORY is not set"));
+		return read_secret_file("credential", path, false, out, r);
+	}
+	if (any || pin == PASSWORD_SOURCE_PROMPT) {
+		tty = open_tty();
+		if (tty >= 0) {
+			close(tty);
+			return prompt_for_account(acct, out, r);
+		}
+	}
+	return result_fail(r, RESULT_CONFIG, _("no password for account '%s' (%s at %s): %s%s%s"),
+			   acct->name, acct->user, acct->host, why, why[0] ? "; " : "", keyring_hint());
+}
+
+bool credentials_describe(const struct account *acct, char *buf, size_t size, struct result *r)
+{
+	struct secret found = { NULL, 0 };
+	enum password_source pin = acct->password_source;
+	bool any = pin == PASSWORD_SOURCE_AUTO;
+	char why[256] = "", path[4096];
+
+	if (acct->user == NULL) {
+		snprintf(buf, size, _("none: the account has no user and does not authenticate"));
+		return true;
+	}
+	if (any || pin == PASSWORD_SOURCE_KEYRING) {
+		enum keyring_status st = keyring_lookup(acct, &found, why, sizeof why);
+
+		secret_wipe(&found);
+		if (st == KEYRING_FOUND) {
+			snprintf(buf, size, _("keyring (entry for %s at %s)"), acct->user, acct->host);
+			return true;
+		}
+	}
+	systemd_path(acct, path, sizeof path);
+	if ((any && acct->password_command) || pin == PASSWORD_SOURCE_COMMAND)
+		snprintf(buf, size, _("password_command: %s"), acct->password_command ? acct->password_command : "-");
+	else if ((any && acct->password_file) || pin == PASSWORD_SOURCE_FILE)
+		snprintf(buf, size, _("password_file: %s"), acct->password_file ? acct->password_file : "-");
+	else if ((any && path[0] && (acct->credential || access(path, F_OK) == 0)) ||
+		 pin == PASSWORD_SOURCE_SYSTEMD)
+		snprintf(buf, size, _("systemd credential: %s"), path[0] ? path : "-");
+	else if (any || pin == PASSWORD_SOURCE_PROMPT)
+		snprintf(buf, size, _("prompt on the terminal (keyring: %s)"), why[0] ? why : "-");
+	else
+		return result_fail(r, RESULT_CONFIG, _("no password source for account '%s': %s"),
+				   acct->name, why);
+	return true;
+}
+
+bool credentials_read_new(struct secret *out, struct result *r)
+{
+	int tty;
+	bool ok;
+
+	if (isatty(STDIN_FILENO)) {
+		tty = open_tty();
+		if (tty < 0)
+			return result_fail(r, RESULT_CONFIG, _("no terminal to ask for the password"));
+		ok = prompt_tty(tty, _("Password: "), out, r);
+		close(tty);
+		return ok;
+	}
+	if (!secret_alloc(out, r))
+		return false;
+	for (;;) {
+		ssize_t n = read(STDIN_FILENO, out->data + out->len, SECRET_MAX + 1 - out->len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		out->len += (size_t)n;
+		if (out->len > SECRET_MAX)
+			break;
+	}
+	trim_newline(out);
+	if (out->len == 0 || out->len > SECRET_MAX || strpbrk(out->data, "\r\n") || memchr(out->data, 0, out->len)) {
+		secret_wipe(out);
+		return result_fail(r, RESULT_USAGE, _("the password on standard input must be one non-empty line of at most 1024 bytes"));
+	}
+	return true;
 }

@@ -18,6 +18,7 @@
 #include "credentials.h"
 #include "envelope.h"
 #include "i18n.h"
+#include "keyring.h"
 #include "log.h"
 #include "message.h"
 #include "net.h"
@@ -114,6 +115,47 @@ out:
 	return result_exitcode(r.cls);
 }
 
+/* --set-password, --forget-password, --show-credential-source */
+static int run_credential_mode(const struct options *opts)
+{
+	struct config cfg;
+	struct account acct;
+	struct secret secret = { NULL, 0 };
+	struct result r;
+	char where[1024];
+	bool removed;
+
+	result_clear(&r);
+	config_init(&cfg);
+	if (!load_account(opts, &cfg, &acct, &r))
+		goto out;
+	if (acct.user == NULL && opts->mode != MODE_SHOW_CREDENTIAL) {
+		result_fail(&r, RESULT_CONFIG, _("account '%s' has no user; it needs no password"), acct.name);
+		goto out;
+	}
+	switch (opts->mode) {
+	case MODE_SET_PASSWORD:
+		if (credentials_read_new(&secret, &r))
+			keyring_store(&acct, secret.data, &r);
+		break;
+	case MODE_FORGET_PASSWORD:
+		if (keyring_forget(&acct, &removed, &r) && !removed)
+			result_fail(&r, RESULT_CONFIG, _("the keyring holds no relaymail password for account '%s'"),
+				    acct.name);
+		break;
+	default:
+		if (credentials_describe(&acct, where, sizeof where, &r))
+			printf("%s\n", where);
+		break;
+	}
+out:
+	if (r.cls != RESULT_OK)
+		log_error("%s", r.msg);
+	secret_wipe(&secret);
+	config_free(&cfg);
+	return result_exitcode(r.cls);
+}
+
 int main(int argc, char **argv)
 {
 	struct options opts;
@@ -139,6 +181,10 @@ int main(int argc, char **argv)
 	case MODE_HELP:
 		options_usage("relaymail");
 		return 0;
+	case MODE_SET_PASSWORD:
+	case MODE_FORGET_PASSWORD:
+	case MODE_SHOW_CREDENTIAL:
+		return run_credential_mode(&opts);
 	case MODE_SEND:
 		break;
 	}

@@ -7,13 +7,19 @@
 #include "i18n.h"
 #include "options.h"
 
-enum { OPT_CONFIG = 256, OPT_ACCOUNT, OPT_VERSION, OPT_HELP };
+enum {
+	OPT_CONFIG = 256, OPT_ACCOUNT, OPT_VERSION, OPT_HELP,
+	OPT_SET_PASSWORD, OPT_FORGET_PASSWORD, OPT_SHOW_CREDENTIAL,
+};
 
 static const struct option long_options[] = {
 	{ "config",  required_argument, NULL, OPT_CONFIG },
 	{ "account", required_argument, NULL, OPT_ACCOUNT },
 	{ "version", no_argument,       NULL, OPT_VERSION },
 	{ "help",    no_argument,       NULL, OPT_HELP },
+	{ "set-password", required_argument, NULL, OPT_SET_PASSWORD },
+	{ "forget-password", required_argument, NULL, OPT_FORGET_PASSWORD },
+	{ "show-credential-source", required_argument, NULL, OPT_SHOW_CREDENTIAL },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -72,6 +78,13 @@ static bool parse_one(struct options *opts, int c, char *arg, int bad, struct re
 	case OPT_ACCOUNT: opts->account = arg; return true;
 	case OPT_VERSION: opts->mode = MODE_VERSION; return true;
 	case OPT_HELP: opts->mode = MODE_HELP; return true;
+	case OPT_SET_PASSWORD:
+	case OPT_FORGET_PASSWORD:
+	case OPT_SHOW_CREDENTIAL:
+		opts->mode = c == OPT_SET_PASSWORD ? MODE_SET_PASSWORD
+			     : c == OPT_FORGET_PASSWORD ? MODE_FORGET_PASSWORD : MODE_SHOW_CREDENTIAL;
+		opts->account = arg;
+		return true;
 	case ':':
 		return result_fail(r, RESULT_USAGE, _("option -%c requires a value"), bad);
 	default:
@@ -113,6 +126,12 @@ void options_usage(const char *prog)
 		"  -v                 show the SMTP dialogue on standard error\n"
 		"      --config FILE  read FILE instead of the user configuration file\n"
 		"      --account NAME use account NAME\n"
+		"      --set-password ACCOUNT\n"
+		"                     store the account's password in the keyring\n"
+		"      --forget-password ACCOUNT\n"
+		"                     remove it from the keyring\n"
+		"      --show-credential-source ACCOUNT\n"
+		"                     tell where the password would come from\n"
 		"      --help         show this help and exit\n"
 		"      --version      show the version and exit\n\n"), stdout);
 	fputs(_("Exit status follows sysexits.h: 0 on success, 75 when a retry may\n"

@@ -15,6 +15,9 @@ enum run_mode {
 	MODE_SEND,
 	MODE_VERSION,
 	MODE_HELP,
+	MODE_SET_PASSWORD,      /* --set-password ACCOUNT */
+	MODE_FORGET_PASSWORD,   /* --forget-password ACCOUNT */
+	MODE_SHOW_CREDENTIAL,   /* --show-credential-source ACCOUNT */
 };
 
 struct options {
@@ -22,7 +25,7 @@ struct options {
 	const char *sender;      /* -f/-r, brackets stripped; "" is the null sender; NULL unset */
 	const char *fullname;    /* -F */
 	const char *config_file; /* --config */
-	const char *account;     /* --account */
+	const char *account;     /* --account, or the ACCOUNT of a credential mode */
 	bool extract_recipients; /* -t */
 	bool ignore_dots;        /* -i, -oi */
 	bool verbose;            /* -v */
