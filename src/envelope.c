@@ -119,6 +119,20 @@ static const char *sender_full_name(const struct options *opts)
 	return pw->pw_gecos;
 }
 
+/* Never transmitted (Postfix's message_drop_headers): blind copies, and
+ * headers the relay or the receiver sets. */
+static void drop_private_headers(struct message *msg)
+{
+	static const char *const dropped[] = { "Bcc", "Resent-Bcc", "Return-Path", "Content-Length" };
+
+	for (size_t i = 0; i < msg->n_headers; i++) {
+		for (size_t k = 0; k < sizeof dropped / sizeof dropped[0]; k++) {
+			if (message_header_is(&msg->headers[i], dropped[k]))
+				msg->headers[i].omit = true;
+		}
+	}
+}
+
 static bool add_missing_headers(const struct options *opts, struct envelope *env,
 				struct message *msg, struct result *r)
 {
@@ -174,11 +188,11 @@ bool envelope_build(const struct options *opts, const struct account *acct,
 	if (env->recipients.n > ENVELOPE_MAX_RECIPIENTS)
 		return result_fail(r, RESULT_USAGE, _("too many recipients (limit %d)"),
 				   ENVELOPE_MAX_RECIPIENTS);
-	for (size_t i = 0; i < msg->n_headers; i++) {
-		if (message_header_is(&msg->headers[i], "Bcc") ||
-		    message_header_is(&msg->headers[i], "Resent-Bcc"))
-			msg->headers[i].omit = true;
-	}
+	env->body_8bit = opts->body_8bit || msg->eight_bit;
+	env->dsn_notify = opts->dsn_notify;
+	env->dsn_ret = opts->dsn_ret;
+	env->dsn_envid = opts->dsn_envid;
+	drop_private_headers(msg);
 	return add_missing_headers(opts, env, msg, r);
 }
 

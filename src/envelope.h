@@ -22,6 +22,10 @@ struct envelope {
 	char *sender;                   /* "" is the null sender <> */
 	struct address_list recipients;
 	char *domain;                   /* used for qualification and Message-ID */
+	bool body_8bit;                 /* -B8BITMIME or 8-bit bytes in the message */
+	const char *dsn_notify;         /* borrowed from the options; NULL when unset */
+	const char *dsn_ret;
+	const char *dsn_envid;
 };
 
 bool envelope_build(const struct options *opts, const struct account *acct,

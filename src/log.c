@@ -24,6 +24,15 @@ void log_error(const char *fmt, ...)
 	va_end(ap);
 }
 
+void log_error_quiet(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsyslog(LOG_ERR, fmt, ap);
+	va_end(ap);
+}
+
 void log_warn(const char *fmt, ...)
 {
 	va_list ap;

@@ -11,6 +11,9 @@
 /* "relaymail: <text>" on stderr and LOG_ERR in syslog. */
 void log_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/* Only to syslog (LOG_ERR): for -oeq, which keeps stderr quiet. */
+void log_error_quiet(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
 /* "relaymail: warning: <text>" on stderr and LOG_WARNING in syslog. */
 void log_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 

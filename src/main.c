@@ -8,6 +8,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <syslog.h>
 #include <time.h>
@@ -21,7 +22,8 @@
 #include "keyring.h"
 #include "log.h"
 #include "message.h"
-#include "net.h"
+#include "deliver.h"
+#include "server.h"
 #include "options.h"
 #include "result.h"
 #include "smtp.h"
@@ -39,38 +41,28 @@ static bool load_account(const struct options *opts, struct config *cfg, struct 
 	       config_account_resolve(cfg, opts->account, acct, r);
 }
 
-static bool connect_relay(const struct account *acct, bool verbose, struct conn *c,
-			  struct result *r)
+static const char *spool_dir(void)
 {
-	struct tls_params tls = {
-		.hostname = acct->host,
-		.ca_file = acct->tls_ca_file,
-		.verify = acct->tls_verify,
-		.timeout_s = acct->timeout,
-	};
-	int fd;
+	const char *dir = getenv("TMPDIR");
 
-	if (!net_connect(acct->host, acct->port, acct->timeout, &fd, r))
-		return false;
-	if (!conn_init(c, fd, acct->timeout, verbose, r))
-		return false;
-	return acct->tls != TLS_MODE_IMPLICIT || conn_starttls(c, &tls, r);
+	return dir != NULL && *dir != '\0' ? dir : "/tmp";
 }
 
-static void log_delivery(const struct account *acct, const struct envelope *env,
-			 const struct message *msg, const struct smtp_outcome *out,
-			 const struct timespec *start)
+/* -oeq keeps stderr quiet; syslog always gets the line. */
+static void report_failure(const struct options *opts, const struct result *r)
 {
-	struct timespec end;
-	long ms;
+	if (r->cls == RESULT_OK)
+		return;
+	if (opts->error_mode == ERRORS_QUIET)
+		log_error_quiet("%s", r->msg);
+	else
+		log_error("%s", r->msg);
+}
 
-	clock_gettime(CLOCK_MONOTONIC, &end);
-	ms = (end.tv_sec - start->tv_sec) * 1000 + (end.tv_nsec - start->tv_nsec) / 1000000;
-	log_info("sent from=<%s> rcpts=%zu first=<%s> account=%s relay=%s:%u tls=%s auth=%s size=%jd ms=%ld reply=%s",
-		 env->sender, env->recipients.n, env->recipients.items[0], acct->name, acct->host,
-		 acct->port, out->tls[0] ? out->tls : "none",
-		 out->auth_mechanism ? out->auth_mechanism : "none",
-		 (intmax_t)message_wire_size(msg), ms, out->final_reply);
+/* -oee (BerkNet): sendmail's finis() reports success whatever happened. */
+static int exit_status(const struct options *opts, const struct result *r)
+{
+	return opts->error_mode == ERRORS_BERKNET ? 0 : result_exitcode(r->cls);
 }
 
 static int run_send(const struct options *opts)
@@ -80,39 +72,43 @@ static int run_send(const struct options *opts)
 	struct message msg = { .spool_fd = -1 };
 	struct envelope env = { 0 };
 	struct secret secret = { NULL, 0 };
-	struct conn c = { .fd = -1 };
 	struct smtp_outcome outcome;
 	struct message_read_opts read_opts = { .ignore_dots = opts->ignore_dots };
 	struct result r;
-	struct timespec start;
 
 	result_clear(&r);
 	config_init(&cfg);
-	read_opts.spool_dir = getenv("TMPDIR");
-	if (read_opts.spool_dir == NULL || *read_opts.spool_dir == '\0')
-		read_opts.spool_dir = "/tmp";
-	if (!load_account(opts, &cfg, &acct, &r) ||
-	    !message_read(STDIN_FILENO, &read_opts, &msg, &r) ||
-	    !envelope_build(opts, &acct, &msg, &env, &r))
-		goto out;
-	if (!acct.tls_verify)
-		log_warn(_("tls_verify = no for account '%s': the relay's certificate is not checked"),
-			 acct.name);
-	if (!credentials_get(&acct, &secret, &r))
-		goto out;
-	clock_gettime(CLOCK_MONOTONIC, &start);
-	if (connect_relay(&acct, opts->verbose, &c, &r) &&
-	    smtp_submit(&c, &acct, &secret, &env, &msg, &outcome, &r))
-		log_delivery(&acct, &env, &msg, &outcome, &start);
-out:
-	if (r.cls != RESULT_OK)
-		log_error("%s", r.msg);
+	read_opts.spool_dir = spool_dir();
+	if (load_account(opts, &cfg, &acct, &r) &&
+	    message_read(STDIN_FILENO, &read_opts, &msg, &r) &&
+	    envelope_build(opts, &acct, &msg, &env, &r) &&
+	    credentials_get(&acct, &secret, &r))
+		deliver(&acct, &secret, &env, &msg, opts->verbose, &outcome, &r);
+	report_failure(opts, &r);
 	secret_wipe(&secret);
-	conn_close(&c);
 	envelope_free(&env);
 	message_free(&msg);
 	config_free(&cfg);
-	return result_exitcode(r.cls);
+	return exit_status(opts, &r);
+}
+
+/* -bs: Symfony's and Laravel's transport talk SMTP to us on stdin/stdout. */
+static int run_server(const struct options *opts)
+{
+	struct config cfg;
+	struct account acct;
+	struct result r;
+	char shown[RESULT_MSG_MAX];
+
+	result_clear(&r);
+	config_init(&cfg);
+	if (!load_account(opts, &cfg, &acct, &r))
+		server_refuse(STDOUT_FILENO, log_printable(shown, sizeof shown, r.msg, strlen(r.msg)));
+	else
+		server_run(opts, &acct, STDIN_FILENO, STDOUT_FILENO, &r);
+	report_failure(opts, &r);
+	config_free(&cfg);
+	return exit_status(opts, &r);
 }
 
 /* --set-password, --forget-password, --show-credential-source */
@@ -185,6 +181,16 @@ int main(int argc, char **argv)
 	case MODE_FORGET_PASSWORD:
 	case MODE_SHOW_CREDENTIAL:
 		return run_credential_mode(&opts);
+	case MODE_SMTP_SERVER:
+		return run_server(&opts);
+	case MODE_LIST_QUEUE:
+		/* There is no queue yet: every message is relayed at once. */
+		puts(_("Mail queue is empty"));
+		return 0;
+	case MODE_NEWALIASES:
+	case MODE_FLUSH_QUEUE:
+	case MODE_NOTHING:
+		return 0;
 	case MODE_SEND:
 		break;
 	}

@@ -19,7 +19,7 @@
 /* Reader state across input chunks.  A body line is emitted as soon as
  * possible; only its first two bytes (to recognise a lone ".") and a trailing
  * CR (which may precede LF in the next chunk) are held back. */
-struct reader {
+struct message_reader {
 	const struct message_read_opts *opts;
 	struct message *msg;
 	struct result *r;
@@ -38,7 +38,7 @@ struct reader {
 	size_t out_len;
 };
 
-static bool spool_flush(struct reader *rd)
+static bool spool_flush(struct message_reader *rd)
 {
 	size_t done = 0;
 
@@ -57,7 +57,7 @@ static bool spool_flush(struct reader *rd)
 	return true;
 }
 
-static bool emit(struct reader *rd, const char *p, size_t n)
+static bool emit(struct message_reader *rd, const char *p, size_t n)
 {
 	while (n > 0) {
 		size_t room = SPOOL_BUF - rd->out_len;
@@ -73,7 +73,7 @@ static bool emit(struct reader *rd, const char *p, size_t n)
 	return true;
 }
 
-static bool emit_hold(struct reader *rd)
+static bool emit_hold(struct message_reader *rd)
 {
 	bool ok = emit(rd, rd->hold, rd->hold_len);
 
@@ -81,13 +81,13 @@ static bool emit_hold(struct reader *rd)
 	return ok;
 }
 
-static bool is_dot_line(const struct reader *rd, const char *line, size_t n)
+static bool is_dot_line(const struct message_reader *rd, const char *line, size_t n)
 {
 	return !rd->opts->ignore_dots && n == 1 && line[0] == '.';
 }
 
 /* Part of a body line, not yet terminated by LF. */
-static bool body_partial(struct reader *rd, const char *p, size_t n)
+static bool body_partial(struct message_reader *rd, const char *p, size_t n)
 {
 	if (n == 0)
 		return true;
@@ -109,7 +109,7 @@ static bool body_partial(struct reader *rd, const char *p, size_t n)
 }
 
 /* The rest of a body line up to (not including) its LF. */
-static bool body_line_end(struct reader *rd, const char *p, size_t n)
+static bool body_line_end(struct message_reader *rd, const char *p, size_t n)
 {
 	char small[4];
 	size_t total = rd->line_len + n;
@@ -174,7 +174,7 @@ static bool grow_headers(struct message *msg, struct result *r)
 
 /* Append one header line (without line end) as a new field or, when
  * continuation, to the previous field. */
-static bool store_header_line(struct reader *rd, const char *line, size_t n,
+static bool store_header_line(struct message_reader *rd, const char *line, size_t n,
 			      bool continuation, size_t name_len)
 {
 	struct message *msg = rd->msg;
@@ -204,7 +204,7 @@ static bool store_header_line(struct reader *rd, const char *line, size_t n,
 }
 
 /* A complete line (LF removed) while still in the header block. */
-static bool header_line(struct reader *rd, const char *line, size_t n)
+static bool header_line(struct message_reader *rd, const char *line, size_t n)
 {
 	size_t name_len;
 	bool first = rd->first_line;
@@ -232,7 +232,7 @@ static bool header_line(struct reader *rd, const char *line, size_t n)
 	return body_line_end(rd, line, n);
 }
 
-static bool header_bytes(struct reader *rd, const char *p, size_t n, bool line_end)
+static bool header_bytes(struct message_reader *rd, const char *p, size_t n, bool line_end)
 {
 	size_t name_len, len;
 
@@ -270,7 +270,7 @@ static bool has_high_bit(const char *p, size_t n)
 }
 
 /* Split a chunk of input into lines and route them to the current phase. */
-static bool feed(struct reader *rd, const char *p, size_t n)
+static bool feed(struct message_reader *rd, const char *p, size_t n)
 {
 	if (memchr(p, '\0', n) != NULL)
 		return result_fail(rd->r, RESULT_DATAERR,
@@ -297,7 +297,7 @@ static bool feed(struct reader *rd, const char *p, size_t n)
 }
 
 /* End of input: an unterminated last line still counts as a line. */
-static bool finish(struct reader *rd)
+static bool finish(struct message_reader *rd)
 {
 	if (!rd->finished) {
 		if (!rd->in_body && rd->hline_len > 0) {
@@ -335,7 +335,7 @@ static int open_spool(const char *dir, struct result *r)
 	return fd;
 }
 
-static bool reader_start(struct reader *rd, const struct message_read_opts *opts,
+static bool reader_start(struct message_reader *rd, const struct message_read_opts *opts,
 			 struct message *msg, struct result *r)
 {
 	memset(msg, 0, sizeof *msg);
@@ -353,7 +353,7 @@ static bool reader_start(struct reader *rd, const struct message_read_opts *opts
 	return msg->spool_fd >= 0;
 }
 
-static void reader_end(struct reader *rd, bool ok)
+static void reader_end(struct message_reader *rd, bool ok)
 {
 	free(rd->hline);
 	free(rd->out);
@@ -375,7 +375,7 @@ static void drain(int fd, char *buf, size_t size)
 bool message_read(int in_fd, const struct message_read_opts *opts,
 		  struct message *msg, struct result *r)
 {
-	struct reader rd;
+	struct message_reader rd;
 	char *buf = malloc(READ_CHUNK);
 	bool ok = false;
 
@@ -413,10 +413,42 @@ out:
 bool message_read_buffer(const char *data, size_t len, const struct message_read_opts *opts,
 			 struct message *msg, struct result *r)
 {
-	struct reader rd;
+	struct message_reader rd;
 	bool ok = reader_start(&rd, opts, msg, r) && feed(&rd, data, len) && finish(&rd);
 
 	reader_end(&rd, ok);
+	return ok;
+}
+
+struct message_reader *message_reader_begin(const struct message_read_opts *opts,
+					    struct message *msg, struct result *r)
+{
+	struct message_reader *rd = malloc(sizeof *rd);
+
+	if (rd == NULL) {
+		memset(msg, 0, sizeof *msg);
+		msg->spool_fd = -1;
+		result_fail(r, RESULT_OSERR, _("out of memory"));
+		return NULL;
+	}
+	if (!reader_start(rd, opts, msg, r)) {
+		reader_end(rd, false);
+		free(rd);
+		return NULL;
+	}
+	return rd;
+}
+
+bool message_reader_feed(struct message_reader *rd, const char *data, size_t len)
+{
+	return rd->finished || feed(rd, data, len);
+}
+
+bool message_reader_finish(struct message_reader *rd, bool ok)
+{
+	ok = ok && finish(rd);
+	reader_end(rd, ok);
+	free(rd);
 	return ok;
 }
 

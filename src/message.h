@@ -44,6 +44,15 @@ struct message_read_opts {
 bool message_read(int in_fd, const struct message_read_opts *opts,
 		  struct message *msg, struct result *r);
 
+/* Incremental form, for input that does not come from one descriptor
+ * (-bs DATA): begin, feed any number of chunks, then finish, which always
+ * releases the reader (and on failure the message). */
+struct message_reader;
+struct message_reader *message_reader_begin(const struct message_read_opts *opts,
+					    struct message *msg, struct result *r);
+bool message_reader_feed(struct message_reader *rd, const char *data, size_t len);
+bool message_reader_finish(struct message_reader *rd, bool ok);
+
 /* Feed a memory buffer instead of a descriptor (tests, fuzzing). */
 bool message_read_buffer(const char *data, size_t len, const struct message_read_opts *opts,
 			 struct message *msg, struct result *r);

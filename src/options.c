@@ -3,8 +3,10 @@
 #include <getopt.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include "i18n.h"
+#include "log.h"
 #include "options.h"
 
 enum {
@@ -23,10 +25,11 @@ static const struct option long_options[] = {
 	{ NULL, 0, NULL, 0 },
 };
 
-/* '+' stops at the first operand, as sendmail does; ':' reports a missing
- * value distinctly.  B, m, n and U are accepted for compatibility and have no
- * effect here. */
-static const char short_options[] = "+:f:r:F:tivo:B:mnU";
+/* The union of sendmail 8's, Postfix's and msmtp's option letters. '+'
+ * stops at the first operand (POSIX, Postfix); ':' reports a missing value
+ * distinctly; "q::" lets -q stand alone. */
+static const char short_options[] =
+	"+:A:B:b:C:cD:d:Ee:F:f:Gh:IiJL:M:mN:nO:o:p:Q:q::R:r:STtUV:vX:x";
 
 static bool has_crlf(const char *s)
 {
@@ -46,51 +49,238 @@ static const char *strip_brackets(char *addr)
 	return addr;
 }
 
+static bool set_error_mode(struct options *opts, char mode)
+{
+	switch (mode) {
+	case 'p': case 'm': case 'w':
+		/* Mailing errors back to root@host helps nobody: print them. */
+		opts->error_mode = ERRORS_PRINT;
+		return true;
+	case 'q': opts->error_mode = ERRORS_QUIET; return true;
+	case 'e': opts->error_mode = ERRORS_BERKNET; return true;
+	default: return true;   /* unknown modes are ignored like sendmail */
+	}
+}
+
 static bool apply_o_option(struct options *opts, const char *value)
 {
-	/* -oi is the only -o option with an effect; sendmail accepts the rest
-	 * (-odb, -oem, -oQ...) and so do we, silently. */
 	if (strcmp(value, "i") == 0)
 		opts->ignore_dots = true;
+	else if (value[0] == 'e')
+		return set_error_mode(opts, value[1]);
+	else if (value[0] == 'A')
+		log_warn(_("option -oA (alias file) ignored"));
+	/* -od*, -om, -o7, -o8, -or*, -oQ... are accepted and have no effect. */
+	return true;
+}
+
+static bool apply_O_option(struct options *opts, const char *value, struct result *r)
+{
+	if (strncasecmp(value, "smtputf8=", 9) == 0) {
+		const char *v = value + 9;
+
+		if (strcasecmp(v, "yes") == 0)
+			opts->smtputf8 = 1;
+		else if (strcasecmp(v, "no") == 0)
+			opts->smtputf8 = 0;
+		else
+			return result_fail(r, RESULT_USAGE, _("invalid -O smtputf8 value '%s' (yes or no)"), v);
+	} else if (strchr(value, '/') != NULL) {
+		log_warn(_("option -O %s ignored: relaymail takes no paths from the command line"), value);
+	}
+	return true;
+}
+
+static bool apply_body_type(struct options *opts, const char *value)
+{
+	if (strcasecmp(value, "8BITMIME") == 0)
+		opts->body_8bit = true;
+	else if (strcasecmp(value, "BINARYMIME") == 0) {
+		log_warn(_("-B BINARYMIME is sent as 8BITMIME"));
+		opts->body_8bit = true;
+	} else if (strcasecmp(value, "7BIT") == 0)
+		opts->body_8bit = false;
+	else
+		log_warn(_("unknown body type -B %s ignored"), value);
+	return true;
+}
+
+/* RFC 3461: NEVER, or a list of SUCCESS, FAILURE, DELAY. msmtp's "off"
+ * means no DSN request at all. */
+static bool apply_dsn_notify(struct options *opts, char *value, struct result *r)
+{
+	char copy[64], *save = NULL;
+	bool never = false, other = false;
+
+	if (strcasecmp(value, "off") == 0) {
+		opts->dsn_notify = NULL;
+		return true;
+	}
+	if (strlen(value) >= sizeof copy)
+		return result_fail(r, RESULT_USAGE, _("invalid -N value '%s'"), value);
+	strcpy(copy, value);
+	for (char *w = strtok_r(copy, ",", &save); w; w = strtok_r(NULL, ",", &save)) {
+		if (strcasecmp(w, "never") == 0)
+			never = true;
+		else if (strcasecmp(w, "success") == 0 || strcasecmp(w, "failure") == 0 ||
+			 strcasecmp(w, "delay") == 0)
+			other = true;
+		else
+			return result_fail(r, RESULT_USAGE,
+					   _("invalid -N value '%s' (never, or success,failure,delay)"), value);
+	}
+	if (never == other)
+		return result_fail(r, RESULT_USAGE,
+				   _("invalid -N value '%s' (never, or success,failure,delay)"), value);
+	opts->dsn_notify = value;
+	return true;
+}
+
+static bool apply_dsn_ret(struct options *opts, const char *value, struct result *r)
+{
+	if (strcasecmp(value, "hdrs") == 0 || strcasecmp(value, "headers") == 0)
+		opts->dsn_ret = "HDRS";
+	else if (strcasecmp(value, "full") == 0)
+		opts->dsn_ret = "FULL";
+	else if (strcasecmp(value, "off") == 0)
+		opts->dsn_ret = NULL;
+	else
+		return result_fail(r, RESULT_USAGE, _("invalid -R value '%s' (hdrs or full)"), value);
+	return true;
+}
+
+static bool apply_envid(struct options *opts, const char *value, struct result *r)
+{
+	size_t len = strlen(value);
+
+	for (size_t i = 0; i < len; i++) {
+		if (value[i] < 33 || value[i] > 126)
+			return result_fail(r, RESULT_USAGE, _("invalid -V envelope id"));
+	}
+	if (len == 0 || len > 100)
+		return result_fail(r, RESULT_USAGE, _("invalid -V envelope id"));
+	opts->dsn_envid = value;
+	return true;
+}
+
+static bool apply_b_mode(struct options *opts, const char *value, struct result *r)
+{
+	switch (value[0]) {
+	case 'm': opts->mode = MODE_SEND; return true;
+	case 's': opts->mode = MODE_SMTP_SERVER; return true;
+	case 'p': case 'P': opts->mode = MODE_LIST_QUEUE; return true;
+	case 'i': opts->mode = MODE_NEWALIASES; return true;
+	case 'h': case 'H': opts->mode = MODE_NOTHING; return true;
+	case 'd': case 'D': case 'l':
+		return result_fail(r, RESULT_USAGE, _("-b%s: relaymail never runs as a daemon"), value);
+	default:
+		return result_fail(r, RESULT_USAGE, _("-b%s: mode not supported"), value);
+	}
+}
+
+static bool apply_q(struct options *opts, const char *value)
+{
+	/* -q flushes; -q<interval> asks for a daemon: accepted, nothing to do. */
+	opts->mode = value == NULL || *value == '\0' ? MODE_FLUSH_QUEUE : MODE_NOTHING;
+	return true;
+}
+
+static bool apply_address_option(struct options *opts, int c, char *arg, struct result *r)
+{
+	if (has_crlf(arg))
+		return result_fail(r, RESULT_USAGE, c == 'F' ? _("full name contains a line break")
+				   : _("sender address contains a line break"));
+	if (c == 'F')
+		opts->fullname = arg;
+	else
+		opts->sender = strip_brackets(arg);
+	return true;
+}
+
+static bool apply_long(struct options *opts, int c, char *arg)
+{
+	switch (c) {
+	case OPT_CONFIG: opts->config_file = arg; break;
+	case OPT_ACCOUNT: opts->account = arg; break;
+	case OPT_VERSION: opts->mode = MODE_VERSION; break;
+	case OPT_HELP: opts->mode = MODE_HELP; break;
+	default:
+		opts->mode = c == OPT_SET_PASSWORD ? MODE_SET_PASSWORD
+			     : c == OPT_FORGET_PASSWORD ? MODE_FORGET_PASSWORD : MODE_SHOW_CREDENTIAL;
+		opts->account = arg;
+		break;
+	}
 	return true;
 }
 
 static bool parse_one(struct options *opts, int c, char *arg, int bad, struct result *r)
 {
+	if (c >= OPT_CONFIG)
+		return apply_long(opts, c, arg);
+	if (arg != NULL && has_crlf(arg) && strchr("NRVOoBL", c))
+		return result_fail(r, RESULT_USAGE, _("option -%c: value contains a line break"), c);
 	switch (c) {
-	case 'f':
-	case 'r':
-		if (has_crlf(arg))
-			return result_fail(r, RESULT_USAGE, _("sender address contains a line break"));
-		opts->sender = strip_brackets(arg);
-		return true;
-	case 'F':
-		if (has_crlf(arg))
-			return result_fail(r, RESULT_USAGE, _("full name contains a line break"));
-		opts->fullname = arg;
-		return true;
+	case 'f': case 'r': case 'F': return apply_address_option(opts, c, arg, r);
 	case 't': opts->extract_recipients = true; return true;
 	case 'i': opts->ignore_dots = true; return true;
 	case 'v': opts->verbose = true; return true;
 	case 'o': return apply_o_option(opts, arg);
-	case 'B': case 'm': case 'n': case 'U': return true;
-	case OPT_CONFIG: opts->config_file = arg; return true;
-	case OPT_ACCOUNT: opts->account = arg; return true;
-	case OPT_VERSION: opts->mode = MODE_VERSION; return true;
-	case OPT_HELP: opts->mode = MODE_HELP; return true;
-	case OPT_SET_PASSWORD:
-	case OPT_FORGET_PASSWORD:
-	case OPT_SHOW_CREDENTIAL:
-		opts->mode = c == OPT_SET_PASSWORD ? MODE_SET_PASSWORD
-			     : c == OPT_FORGET_PASSWORD ? MODE_FORGET_PASSWORD : MODE_SHOW_CREDENTIAL;
-		opts->account = arg;
+	case 'e': return set_error_mode(opts, arg[0]);
+	case 'O': return apply_O_option(opts, arg, r);
+	case 'B': return apply_body_type(opts, arg);
+	case 'N': return apply_dsn_notify(opts, arg, r);
+	case 'R': return apply_dsn_ret(opts, arg, r);
+	case 'V': return apply_envid(opts, arg, r);
+	case 'b': return apply_b_mode(opts, arg, r);
+	case 'I': opts->mode = MODE_NEWALIASES; return true;
+	case 'q': return apply_q(opts, arg);
+	case 'X': case 'C': case 'D':
+		/* -X is the classic PHP additional_params file-write exploit. */
+		log_warn(_("option -%c %s ignored: relaymail never writes or reads files named on the command line"),
+			 c, arg);
+		return true;
+	case 'A': case 'c': case 'd': case 'E': case 'G': case 'h': case 'J': case 'L': case 'M':
+	case 'm': case 'n': case 'p': case 'Q': case 'S': case 'T': case 'U': case 'x':
 		return true;
 	case ':':
 		return result_fail(r, RESULT_USAGE, _("option -%c requires a value"), bad);
 	default:
-		if (bad)
-			return result_fail(r, RESULT_USAGE, _("unknown option -%c"), bad);
-		return result_fail(r, RESULT_USAGE, _("unknown option"));
+		if (bad == 0)
+			return result_fail(r, RESULT_USAGE, _("unknown option"));
+		/* Refusing an odd flag would lose the caller's mail. */
+		log_warn(_("unknown option -%c ignored"), bad);
+		return true;
+	}
+}
+
+static void mode_from_program_name(struct options *opts, const char *argv0)
+{
+	const char *base = strrchr(argv0, '/');
+
+	base = base ? base + 1 : argv0;
+	if (strcmp(base, "mailq") == 0)
+		opts->mode = MODE_LIST_QUEUE;
+	else if (strcmp(base, "newaliases") == 0)
+		opts->mode = MODE_NEWALIASES;
+}
+
+static bool check_operands(struct options *opts, struct result *r)
+{
+	for (size_t i = 0; i < opts->n_recipients; i++) {
+		if (has_crlf(opts->recipients[i]))
+			return result_fail(r, RESULT_USAGE, _("recipient argument contains a line break"));
+	}
+	if (opts->n_recipients == 0)
+		return true;
+	switch (opts->mode) {
+	case MODE_SMTP_SERVER:
+		return result_fail(r, RESULT_USAGE, _("-bs takes no recipient arguments"));
+	case MODE_LIST_QUEUE:
+		return result_fail(r, RESULT_USAGE, _("listing the queue takes no recipient arguments"));
+	case MODE_NEWALIASES:
+		return result_fail(r, RESULT_USAGE, _("newaliases takes no recipient arguments"));
+	default:
+		return true;
 	}
 }
 
@@ -100,6 +290,9 @@ bool options_parse(int argc, char **argv, struct options *opts, struct result *r
 
 	memset(opts, 0, sizeof *opts);
 	opts->mode = MODE_SEND;
+	opts->smtputf8 = -1;
+	if (argc > 0 && argv[0] != NULL)
+		mode_from_program_name(opts, argv[0]);
 	opterr = 0;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, short_options, long_options, NULL)) != -1) {
@@ -108,11 +301,7 @@ bool options_parse(int argc, char **argv, struct options *opts, struct result *r
 	}
 	opts->recipients = argv + optind;
 	opts->n_recipients = (size_t)(argc - optind);
-	for (size_t i = 0; i < opts->n_recipients; i++) {
-		if (has_crlf(opts->recipients[i]))
-			return result_fail(r, RESULT_USAGE, _("recipient argument contains a line break"));
-	}
-	return true;
+	return check_operands(opts, r);
 }
 
 void options_usage(const char *prog)
@@ -123,10 +312,15 @@ void options_usage(const char *prog)
 		"  -F NAME            full name for a From: header that relaymail adds\n"
 		"  -t                 also take recipients from To:, Cc: and Bcc:\n"
 		"  -i, -oi            a line with a single dot does not end the message\n"
+		"  -B 8BITMIME        the body is 8-bit\n"
+		"  -N, -R, -V         DSN notify, return and envelope id (when the relay offers DSN)\n"
+		"  -oeq, -oee         error mode: quiet, or exit 0\n"
+		"  -bs                speak SMTP on standard input and output\n"
+		"  -bp, -bi, -q       list the queue, rebuild aliases (nothing to do), flush the queue\n"
 		"  -v                 show the SMTP dialogue on standard error\n"
 		"      --config FILE  read FILE instead of the user configuration file\n"
-		"      --account NAME use account NAME\n"
-		"      --set-password ACCOUNT\n"
+		"      --account NAME use account NAME\n"), stdout);
+	fputs(_("      --set-password ACCOUNT\n"
 		"                     store the account's password in the keyring\n"
 		"      --forget-password ACCOUNT\n"
 		"                     remove it from the keyring\n"

@@ -1,7 +1,11 @@
-/* sendmail-compatible command line.
+/* sendmail-compatible command line (see reference/sendmail-callers.md,
+ * Table B): every sendmail, Postfix and msmtp option is implemented,
+ * accepted and ignored, or refused.
  *
  * options_parse() fills a caller-owned struct options whose strings point
  * into argv (argv outlives it; nothing to free).  Errors are RESULT_USAGE.
+ * Options that are ignored for safety (-X, -C, -D, -oA, path-carrying -O)
+ * produce a warning on stderr as they are parsed.
  */
 #ifndef RELAYMAIL_OPTIONS_H
 #define RELAYMAIL_OPTIONS_H
@@ -12,12 +16,23 @@
 #include "result.h"
 
 enum run_mode {
-	MODE_SEND,
+	MODE_SEND,              /* -bm, the default */
 	MODE_VERSION,
 	MODE_HELP,
 	MODE_SET_PASSWORD,      /* --set-password ACCOUNT */
 	MODE_FORGET_PASSWORD,   /* --forget-password ACCOUNT */
 	MODE_SHOW_CREDENTIAL,   /* --show-credential-source ACCOUNT */
+	MODE_SMTP_SERVER,       /* -bs */
+	MODE_LIST_QUEUE,        /* -bp, mailq */
+	MODE_NEWALIASES,        /* -bi, -I, newaliases */
+	MODE_FLUSH_QUEUE,       /* -q */
+	MODE_NOTHING,           /* -q<interval>, -bh, -bH: accepted, exit 0 */
+};
+
+enum error_mode {
+	ERRORS_PRINT,           /* -oep (default), -oem, -oew: stderr + syslog */
+	ERRORS_QUIET,           /* -oeq: exit status and syslog only */
+	ERRORS_BERKNET,         /* -oee: stderr + syslog, but exit 0 */
 };
 
 struct options {
@@ -29,13 +44,19 @@ struct options {
 	bool extract_recipients; /* -t */
 	bool ignore_dots;        /* -i, -oi */
 	bool verbose;            /* -v */
+	bool body_8bit;          /* -B8BITMIME (or BINARYMIME) */
+	enum error_mode error_mode;
+	const char *dsn_notify;  /* -N: "NEVER" or a list of SUCCESS,FAILURE,DELAY as given */
+	const char *dsn_ret;     /* -R: "HDRS" or "FULL" */
+	const char *dsn_envid;   /* -V */
+	int smtputf8;            /* -O smtputf8=: 1 yes, 0 no, -1 automatic */
 	char *const *recipients; /* operands, in argv */
 	size_t n_recipients;
 };
 
 bool options_parse(int argc, char **argv, struct options *opts, struct result *r);
 
-/* Full --help text for program name prog, translated. */
+/* Full --help text, translated. */
 void options_usage(const char *prog);
 
 #endif

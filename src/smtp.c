@@ -20,11 +20,12 @@
 enum {
 	CAP_STARTTLS = 1 << 0, CAP_PIPELINING = 1 << 1, CAP_SIZE = 1 << 2,
 	CAP_8BITMIME = 1 << 3, CAP_AUTH_PLAIN = 1 << 4, CAP_AUTH_LOGIN = 1 << 5,
-	CAP_AUTH = 1 << 6,
+	CAP_AUTH = 1 << 6, CAP_DSN = 1 << 7,
 };
 
 struct session {
 	struct conn *c;
+	struct smtp_outcome *out;
 	const struct account *acct;
 	const struct envelope *env;
 	struct smtp_reply reply;
@@ -76,6 +77,9 @@ static bool reply_failed(struct session *s, const char *step, enum result_class 
 {
 	char summary[480];
 
+	s->out->reply_code = s->reply.code;
+	snprintf(s->out->reply_enhanced, sizeof s->out->reply_enhanced, "%s", s->reply.enhanced);
+	log_printable(s->out->reply_text, sizeof s->out->reply_text, s->reply.text, s->reply.text_len);
 	reply_summary(s, summary, sizeof summary);
 	return result_fail(s->r, s->reply.code / 100 == 4 ? RESULT_TEMPFAIL : perm,
 			   _("%s: the server replied: %s"), step, summary);
@@ -117,6 +121,8 @@ static void note_capability(struct session *s, const char *kw, size_t len)
 		s->caps |= CAP_PIPELINING;
 	else if (strcasecmp(tok, "8BITMIME") == 0)
 		s->caps |= CAP_8BITMIME;
+	else if (strcasecmp(tok, "DSN") == 0)
+		s->caps |= CAP_DSN;
 	else if (strcasecmp(tok, "SIZE") == 0) {
 		char *arg = strtok_r(NULL, " ", &save);
 
@@ -261,23 +267,51 @@ static bool authenticate(struct session *s, const struct secret *secret, struct 
 
 /* ---- transaction ------------------------------------------------------ */
 
-static bool queue_envelope(struct session *s, const struct message *msg, off_t size)
+/* RFC 3461 xtext: '+', '=' and anything outside 33..126 as +HH. */
+static const char *xtext(const char *in, char *out, size_t size)
 {
-	char command[ADDRESS_MAX + 128];
+	size_t o = 0;
+
+	for (; *in && o + 4 < size; in++) {
+		unsigned char c = (unsigned char)*in;
+
+		if (c < 33 || c > 126 || c == '+' || c == '=')
+			o += (size_t)snprintf(out + o, size - o, "+%02X", c);
+		else
+			out[o++] = (char)c;
+	}
+	out[o] = '\0';
+	return out;
+}
+
+static bool queue_envelope(struct session *s, off_t size)
+{
+	const struct envelope *env = s->env;
+	bool dsn = s->caps & CAP_DSN;
+	char command[ADDRESS_MAX + 3 * 100 + 128], envid[3 * 100 + 1];
 	int n;
 
-	n = snprintf(command, sizeof command, "MAIL FROM:<%s>", s->env->sender);
+	if (!dsn && (env->dsn_notify || env->dsn_ret || env->dsn_envid))
+		log_warn(_("%s does not offer DSN; -N, -R and -V are not passed on"), s->acct->host);
+	n = snprintf(command, sizeof command, "MAIL FROM:<%s>", env->sender);
 	if (s->caps & CAP_SIZE)
 		n += snprintf(command + n, sizeof command - (size_t)n, " SIZE=%jd", (intmax_t)size);
-	if ((s->caps & CAP_8BITMIME) && msg->eight_bit)
-		snprintf(command + n, sizeof command - (size_t)n, " BODY=8BITMIME");
+	if ((s->caps & CAP_8BITMIME) && env->body_8bit)
+		n += snprintf(command + n, sizeof command - (size_t)n, " BODY=8BITMIME");
+	if (dsn && env->dsn_ret)
+		n += snprintf(command + n, sizeof command - (size_t)n, " RET=%s", env->dsn_ret);
+	if (dsn && env->dsn_envid)
+		snprintf(command + n, sizeof command - (size_t)n, " ENVID=%s",
+			 xtext(env->dsn_envid, envid, sizeof envid));
 	if (!conn_command(s->c, command, s->r))
 		return false;
 	if (!(s->caps & CAP_PIPELINING) &&
 	    !(conn_flush(s->c, s->r) && expect(s, "MAIL FROM", 2, RESULT_PERMFAIL)))
 		return false;
 	for (size_t i = 0; i < s->env->recipients.n; i++) {
-		snprintf(command, sizeof command, "RCPT TO:<%s>", s->env->recipients.items[i]);
+		n = snprintf(command, sizeof command, "RCPT TO:<%s>", env->recipients.items[i]);
+		if (dsn && env->dsn_notify)
+			snprintf(command + n, sizeof command - (size_t)n, " NOTIFY=%s", env->dsn_notify);
 		if (!conn_command(s->c, command, s->r))
 			return false;
 		if (!(s->caps & CAP_PIPELINING) &&
@@ -387,7 +421,7 @@ static bool transfer(struct session *s, const struct message *msg, struct smtp_o
 		return result_fail(s->r, RESULT_DATAERR,
 				   _("the message (%jd bytes) is larger than the server accepts (%ju bytes)"),
 				   (intmax_t)size, s->size_limit);
-	if (!queue_envelope(s, msg, size) || !check_envelope_replies(s))
+	if (!queue_envelope(s, size) || !check_envelope_replies(s))
 		return false;
 	if (!send_content(s, msg))
 		return false;
@@ -426,6 +460,7 @@ bool smtp_submit(struct conn *c, const struct account *acct, const struct secret
 	if (s == NULL)
 		return result_fail(r, RESULT_OSERR, _("out of memory"));
 	s->c = c;
+	s->out = out;
 	s->acct = acct;
 	s->env = env;
 	s->r = r;

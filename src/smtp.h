@@ -21,6 +21,11 @@ struct smtp_outcome {
 	char final_reply[512];  /* the end-of-data reply (carries the relay's id) */
 	char tls[96];           /* "TLS1.3 AES-256-GCM" or "" */
 	const char *auth_mechanism; /* "PLAIN", "LOGIN" or NULL */
+	/* When the failure was a reply of the relay: that reply, so a caller
+	 * (-bs) can pass it on.  reply_code is 0 otherwise. */
+	int reply_code;
+	char reply_enhanced[16];
+	char reply_text[400];
 };
 
 bool smtp_submit(struct conn *c, const struct account *acct, const struct secret *secret,

@@ -1,0 +1,19 @@
+/* One delivery attempt: connect to the account's relay, submit the message
+ * and log the outcome (syslog, facility mail).  Shared by the pipe mode
+ * and -bs.  Errors are those of net_connect(), tls_start() and
+ * smtp_submit(); out carries the relay's reply for callers that pass it on.
+ */
+#ifndef RELAYMAIL_DELIVER_H
+#define RELAYMAIL_DELIVER_H
+
+#include "config.h"
+#include "credentials.h"
+#include "envelope.h"
+#include "message.h"
+#include "smtp.h"
+
+bool deliver(const struct account *acct, const struct secret *secret,
+	     const struct envelope *env, const struct message *msg, bool verbose,
+	     struct smtp_outcome *out, struct result *r);
+
+#endif
