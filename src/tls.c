@@ -107,11 +107,15 @@ fail:
 ssize_t tls_read(struct tls *tls, void *buf, size_t n, int timeout_ms, struct result *r)
 {
 	ssize_t rc;
+	unsigned again = 0;
 
 	gnutls_record_set_timeout(tls->session, (unsigned)timeout_ms);
+	/* After a TLS 1.3 NewSessionTicket the call returns E_AGAIN with no
+	 * data: the socket is blocking, so simply read on (bounded). */
 	do {
 		rc = gnutls_record_recv(tls->session, buf, n);
-	} while (rc == GNUTLS_E_INTERRUPTED || rc == GNUTLS_E_REHANDSHAKE);
+	} while (rc == GNUTLS_E_INTERRUPTED || rc == GNUTLS_E_REHANDSHAKE ||
+		 (rc == GNUTLS_E_AGAIN && ++again < 64));
 	if (rc >= 0)
 		return rc;
 	if (rc == GNUTLS_E_TIMEDOUT || rc == GNUTLS_E_AGAIN)
