@@ -327,18 +327,21 @@ static bool check_envelope_replies(struct session *s)
 {
 	struct result first = { RESULT_OK, "" };
 	char step[ADDRESS_MAX + 16];
+	bool mail_failed;
 
 	if (s->caps & CAP_PIPELINING) {
 		if (!read_reply(s, "MAIL FROM"))
 			return false;
-		if (s->reply.code / 100 != 2)
+		/* After a failed MAIL the RCPT replies (503) say nothing new. */
+		mail_failed = s->reply.code / 100 != 2;
+		if (mail_failed)
 			reply_failed(s, "MAIL FROM", RESULT_PERMFAIL), first = *s->r;
 		for (size_t i = 0; i < s->env->recipients.n; i++) {
 			snprintf(step, sizeof step, "RCPT TO:<%s>", s->env->recipients.items[i]);
 			if (!read_reply(s, step))
 				return false;
 			/* A permanent rejection decides: retrying cannot help. */
-			if (s->reply.code / 100 != 2 &&
+			if (s->reply.code / 100 != 2 && !mail_failed &&
 			    (first.cls == RESULT_OK || (first.cls == RESULT_TEMPFAIL && s->reply.code / 100 == 5)))
 				reply_failed(s, step, RESULT_NOUSER), first = *s->r;
 		}
