@@ -288,8 +288,8 @@ static void reply_failure(struct server *s, const struct smtp_outcome *out, cons
 
 	log_printable(text, sizeof text, r->msg, strlen(r->msg));
 	if (out->reply_code >= 400) {
-		reply(s, "%d %s%s%s", out->reply_code, out->reply_enhanced,
-		      out->reply_enhanced[0] ? " " : "", out->reply_text);
+		/* The text already starts with the enhanced code, if any. */
+		reply(s, "%d %s", out->reply_code, out->reply_text);
 		return;
 	}
 	switch (r->cls) {
