@@ -27,6 +27,7 @@ struct parse_ctx {
 	bool line_too_long;
 	char current_section[128];
 	struct account *current;        /* NULL until a known section */
+	bool in_aliases;                /* [aliases] */
 	struct result *r;
 	bool failed;
 };
@@ -167,6 +168,22 @@ static bool parse_password_source(const char *value, void *field, struct parse_c
 		       value);
 }
 
+static bool parse_from_policy(const char *value, void *field, struct parse_ctx *ctx)
+{
+	enum from_policy *dst = field;
+
+	if (strcasecmp(value, "keep") == 0)
+		*dst = FROM_POLICY_KEEP;
+	else if (strcasecmp(value, "rewrite_unqualified") == 0)
+		*dst = FROM_POLICY_REWRITE_UNQUALIFIED;
+	else if (strcasecmp(value, "always") == 0)
+		*dst = FROM_POLICY_ALWAYS;
+	else
+		return fail_at(ctx, _("invalid from_policy '%s' (expected keep, rewrite_unqualified or always)"),
+			       value);
+	return true;
+}
+
 #define ACCOUNT_FIELD(f) offsetof(struct account, f), sizeof(((struct account *)0)->f)
 static const struct key_spec key_table[] = {
 	{ "host",             KEY_HOST,             parse_hostname, ACCOUNT_FIELD(host) },
@@ -180,10 +197,20 @@ static const struct key_spec key_table[] = {
 	{ "password_file",    KEY_PASSWORD_FILE,    parse_string,   ACCOUNT_FIELD(password_file) },
 	{ "password_source",  KEY_PASSWORD_SOURCE,  parse_password_source, ACCOUNT_FIELD(password_source) },
 	{ "credential",       KEY_CREDENTIAL,       parse_string,   ACCOUNT_FIELD(credential) },
+	{ "from_policy",      KEY_FROM_POLICY,      parse_from_policy, ACCOUNT_FIELD(from_policy) },
 	{ "from",             KEY_FROM,             parse_string,   ACCOUNT_FIELD(from) },
 	{ "domain",           KEY_DOMAIN,           parse_hostname, ACCOUNT_FIELD(domain) },
 	{ "timeout",          KEY_TIMEOUT,          parse_timeout,  ACCOUNT_FIELD(timeout) },
 };
+
+const char *config_alias(const struct account *acct, const char *name)
+{
+	for (size_t i = 0; i < acct->n_aliases; i++) {
+		if (strcasecmp(acct->aliases[i].name, name) == 0)
+			return acct->aliases[i].targets;
+	}
+	return NULL;
+}
 
 const char *config_key_name(enum account_key key)
 {
@@ -249,6 +276,9 @@ static bool enter_section(struct parse_ctx *ctx, const char *section)
 {
 	snprintf(ctx->current_section, sizeof ctx->current_section, "%s", section);
 	ctx->current = NULL;
+	ctx->in_aliases = strcmp(section, "aliases") == 0;
+	if (ctx->in_aliases)
+		return true;
 	if (strcmp(section, "defaults") == 0) {
 		ctx->current = &ctx->cfg->defaults;
 		return true;
@@ -308,6 +338,41 @@ static bool set_key(struct parse_ctx *ctx, const char *name, const char *value)
 	return true;
 }
 
+/* Later files override an alias; the same file may not define it twice. */
+static bool set_alias(struct parse_ctx *ctx, const char *name, const char *value)
+{
+	struct config *cfg = ctx->cfg;
+	struct alias *a = NULL, *grown;
+
+	if (!valid_account_name(name) || strchr(name, '@') != NULL)
+		return fail_at(ctx, _("invalid alias name '%s' (a local name such as root)"), name);
+	if (*value == '\0')
+		return fail_at(ctx, _("empty value"));
+	for (size_t i = 0; i < cfg->n_aliases; i++) {
+		if (strcasecmp(cfg->aliases[i].name, name) == 0)
+			a = &cfg->aliases[i];
+	}
+	if (a != NULL && a->origin && strncmp(a->origin, ctx->path, strlen(ctx->path)) == 0 &&
+	    a->origin[strlen(ctx->path)] == ':')
+		return fail_at(ctx, _("alias '%s' is defined twice"), name);
+	if (a == NULL) {
+		grown = realloc(cfg->aliases, (cfg->n_aliases + 1) * sizeof *grown);
+		if (grown == NULL)
+			return fail_at(ctx, _("out of memory"));
+		cfg->aliases = grown;
+		a = &cfg->aliases[cfg->n_aliases++];
+		memset(a, 0, sizeof *a);
+		a->name = strdup(name);
+	}
+	free(a->targets);
+	free(a->origin);
+	a->targets = strdup(value);
+	a->origin = origin_string(ctx, ctx->line);
+	if (a->name == NULL || a->targets == NULL || a->origin == NULL)
+		return fail_at(ctx, _("out of memory"));
+	return true;
+}
+
 static int on_ini_value(void *user, const char *section, const char *name, const char *value)
 {
 	struct parse_ctx *ctx = user;
@@ -316,10 +381,13 @@ static int on_ini_value(void *user, const char *section, const char *name, const
 		return 0;
 	if (ctx->line_too_long)
 		return fail_at(ctx, _("line too long")), 0;
-	if (strcmp(section, ctx->current_section) != 0 || ctx->current == NULL) {
+	if (strcmp(section, ctx->current_section) != 0 ||
+	    (ctx->current == NULL && !ctx->in_aliases)) {
 		if (!enter_section(ctx, section))
 			return 0;
 	}
+	if (ctx->in_aliases)
+		return set_alias(ctx, name, value) ? 1 : 0;
 	return set_key(ctx, name, value) ? 1 : 0;
 }
 
@@ -507,6 +575,8 @@ bool config_account_resolve(const struct config *cfg, const char *name,
 	if (chosen == NULL)
 		return false;
 	*out = *chosen;
+	out->aliases = cfg->aliases;
+	out->n_aliases = cfg->n_aliases;
 	inherit_defaults(out, &cfg->defaults);
 	apply_builtin_defaults(out);
 	return validate_account(out, r);
@@ -534,6 +604,12 @@ void config_free(struct config *cfg)
 	for (size_t i = 0; i < cfg->n_accounts; i++)
 		account_free_fields(&cfg->accounts[i]);
 	free(cfg->accounts);
+	for (size_t i = 0; i < cfg->n_aliases; i++) {
+		free(cfg->aliases[i].name);
+		free(cfg->aliases[i].targets);
+		free(cfg->aliases[i].origin);
+	}
+	free(cfg->aliases);
 	free(cfg->default_account);
 	free(cfg->default_account_origin);
 	memset(cfg, 0, sizeof *cfg);

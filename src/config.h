@@ -16,6 +16,7 @@
 
 enum tls_mode { TLS_MODE_STARTTLS, TLS_MODE_IMPLICIT, TLS_MODE_OFF };
 enum auth_choice { AUTH_CHOICE_AUTO, AUTH_CHOICE_PLAIN, AUTH_CHOICE_LOGIN };
+enum from_policy { FROM_POLICY_KEEP, FROM_POLICY_REWRITE_UNQUALIFIED, FROM_POLICY_ALWAYS };
 enum password_source {
 	PASSWORD_SOURCE_AUTO, PASSWORD_SOURCE_KEYRING, PASSWORD_SOURCE_COMMAND,
 	PASSWORD_SOURCE_FILE, PASSWORD_SOURCE_SYSTEMD, PASSWORD_SOURCE_PROMPT
@@ -24,10 +25,17 @@ enum password_source {
 enum account_key {
 	KEY_HOST, KEY_PORT, KEY_TLS, KEY_TLS_CA_FILE, KEY_TLS_VERIFY, KEY_AUTH,
 	KEY_USER, KEY_PASSWORD_COMMAND, KEY_PASSWORD_FILE, KEY_FROM, KEY_DOMAIN,
-	KEY_TIMEOUT, KEY_PASSWORD_SOURCE, KEY_CREDENTIAL, KEY_COUNT
+	KEY_TIMEOUT, KEY_PASSWORD_SOURCE, KEY_CREDENTIAL, KEY_FROM_POLICY, KEY_COUNT
 };
 
 #define CONFIG_DEFAULT_TIMEOUT 30
+
+/* [aliases]: a bare local name and the address list it stands for. */
+struct alias {
+	char *name;
+	char *targets;
+	char *origin;                   /* "file:line" */
+};
 
 struct account {
 	char *name;
@@ -45,6 +53,11 @@ struct account {
 	char *from;
 	char *domain;
 	unsigned timeout;
+	enum from_policy from_policy;
+
+	/* Set by config_account_resolve(): the [aliases] table (borrowed). */
+	const struct alias *aliases;
+	size_t n_aliases;
 
 	unsigned set_mask;              /* bit (1u << key) when set by a file */
 	unsigned file_mask;             /* same, for the file being parsed */
@@ -58,6 +71,8 @@ struct config {
 	char *default_account_origin;
 	struct account *accounts;
 	size_t n_accounts;
+	struct alias *aliases;
+	size_t n_aliases;
 };
 
 void config_init(struct config *cfg);
@@ -80,6 +95,9 @@ bool config_user_path(char *buf, size_t size);
  * every string from cfg. */
 bool config_account_resolve(const struct config *cfg, const char *name,
 			    struct account *out, struct result *r);
+
+/* The alias for a bare local name (case-insensitive), or NULL. */
+const char *config_alias(const struct account *acct, const char *name);
 
 /* Key name for messages ("host", "port", ...). */
 const char *config_key_name(enum account_key key);

@@ -10,6 +10,7 @@
 #include <gnutls/crypto.h>
 
 #include "envelope.h"
+#include "header_fix.h"
 #include "i18n.h"
 
 static char *choose_domain(const struct account *acct)
@@ -29,32 +30,63 @@ static const struct passwd *current_user(void)
 	return getpwuid(getuid());
 }
 
-/* "root" becomes "root@domain"; anything with '@' stays as it is. */
-static bool add_qualified(struct address_list *list, const char *addr, const char *domain,
-			  struct result *r)
+#define ALIAS_DEPTH 8
+
+static bool add_from_text_depth(const struct account *acct, struct address_list *list,
+				const char *domain, const char *text, size_t len, int depth,
+				struct result *r);
+
+/* "root" becomes the [aliases] entry for root, or "root@domain"; anything
+ * with '@' stays as it is. */
+static bool add_qualified(const struct account *acct, struct address_list *list,
+			  const char *addr, const char *domain, int depth, struct result *r);
+
+bool envelope_expand_address(const struct account *acct, const char *addr, const char *domain,
+			     struct address_list *list, struct result *r)
+{
+	return add_qualified(acct, list, addr, domain, 0, r);
+}
+
+static bool add_qualified(const struct account *acct, struct address_list *list,
+			  const char *addr, const char *domain, int depth, struct result *r)
 {
 	char buf[ADDRESS_MAX + 256 + 2];
+	const char *alias;
 
 	if (strchr(addr, '@') != NULL)
 		return address_list_add(list, addr, r);
+	alias = config_alias(acct, addr);
+	if (alias != NULL) {
+		if (depth >= ALIAS_DEPTH)
+			return result_fail(r, RESULT_CONFIG, _("alias '%s' loops"), addr);
+		return add_from_text_depth(acct, list, domain, alias, strlen(alias), depth + 1, r);
+	}
 	snprintf(buf, sizeof buf, "%s@%s", addr, domain);
 	return address_list_add(list, buf, r);
 }
 
-static bool add_from_text(struct envelope *env, const char *text, size_t len, struct result *r)
+static bool add_from_text_depth(const struct account *acct, struct address_list *list,
+				const char *domain, const char *text, size_t len, int depth,
+				struct result *r)
 {
 	struct address_list parsed = { 0 };
 	bool ok = rfc5322_parse_address_list(text, len, &parsed, r);
 
 	for (size_t i = 0; ok && i < parsed.n; i++)
-		ok = add_qualified(&env->recipients, parsed.items[i], env->domain, r);
+		ok = add_qualified(acct, list, parsed.items[i], domain, depth, r);
 	address_list_free(&parsed);
 	return ok;
 }
 
+static bool add_from_text(const struct account *acct, struct envelope *env, const char *text,
+			  size_t len, struct result *r)
+{
+	return add_from_text_depth(acct, &env->recipients, env->domain, text, len, 0, r);
+}
+
 /* -t: To/Cc/Bcc, or only the Resent- forms when the message was resent. */
-static bool add_header_recipients(struct envelope *env, const struct message *msg,
-				  struct result *r)
+static bool add_header_recipients(const struct account *acct, struct envelope *env,
+				  const struct message *msg, struct result *r)
 {
 	static const char *const plain[] = { "To", "Cc", "Bcc" };
 	static const char *const resent[] = { "Resent-To", "Resent-Cc", "Resent-Bcc" };
@@ -74,7 +106,7 @@ static bool add_header_recipients(struct envelope *env, const struct message *ms
 			if (!message_header_is(h, names[k]))
 				continue;
 			value = message_header_value(h, &len);
-			if (!add_from_text(env, value, len, r)) {
+			if (!add_from_text(acct, env, value, len, r)) {
 				r->cls = RESULT_DATAERR;
 				return result_prefix(r, names[k]);
 			}
@@ -83,11 +115,26 @@ static bool add_header_recipients(struct envelope *env, const struct message *ms
 	return true;
 }
 
+/* A bare sender ("root", "fail2ban") goes through [aliases] too; an alias
+ * to several addresses gives its first. */
+static bool qualify_sender(const struct account *acct, struct envelope *env, const char *name,
+			   struct result *r)
+{
+	struct address_list one = { 0 };
+
+	if (!add_qualified(acct, &one, name, env->domain, 0, r))
+		return false;
+	env->sender = one.n > 0 ? strdup(one.items[0]) : NULL;
+	address_list_free(&one);
+	if (env->sender == NULL)
+		return result_fail(r, RESULT_USAGE, _("invalid sender address '%s'"), name);
+	return true;
+}
+
 static bool build_sender(const struct options *opts, const struct account *acct,
 			 struct envelope *env, struct result *r)
 {
 	const struct passwd *pw;
-	char buf[ADDRESS_MAX + 256 + 2];
 	const char *given = opts->sender ? opts->sender : acct->from;
 
 	if (given != NULL) {
@@ -95,12 +142,11 @@ static bool build_sender(const struct options *opts, const struct account *acct,
 			return result_fail(r, RESULT_USAGE, _("invalid sender address '%s'"), given);
 		if (*given == '\0' || strchr(given, '@') != NULL)
 			env->sender = strdup(given);
-		else if (snprintf(buf, sizeof buf, "%s@%s", given, env->domain) > 0)
-			env->sender = strdup(buf);
+		else
+			return qualify_sender(acct, env, given, r);
 	} else {
 		pw = current_user();
-		snprintf(buf, sizeof buf, "%s@%s", pw ? pw->pw_name : "nobody", env->domain);
-		env->sender = strdup(buf);
+		return qualify_sender(acct, env, pw ? pw->pw_name : "nobody", r);
 	}
 	if (env->sender == NULL)
 		return result_fail(r, RESULT_OSERR, _("out of memory"));
@@ -178,10 +224,10 @@ bool envelope_build(const struct options *opts, const struct account *acct,
 	for (size_t i = 0; i < opts->n_recipients; i++) {
 		const char *arg = opts->recipients[i];
 
-		if (!add_from_text(env, arg, strlen(arg), r))
+		if (!add_from_text(acct, env, arg, strlen(arg), r))
 			return result_fail(r, RESULT_USAGE, _("invalid recipient '%s'"), arg);
 	}
-	if (opts->extract_recipients && !add_header_recipients(env, msg, r))
+	if (opts->extract_recipients && !add_header_recipients(acct, env, msg, r))
 		return false;
 	if (env->recipients.n == 0)
 		return result_fail(r, RESULT_USAGE, _("no recipients: give them as arguments or use -t"));
@@ -193,7 +239,10 @@ bool envelope_build(const struct options *opts, const struct account *acct,
 	env->dsn_ret = opts->dsn_ret;
 	env->dsn_envid = opts->dsn_envid;
 	drop_private_headers(msg);
-	return add_missing_headers(opts, env, msg, r);
+	return header_fix_from_policy(acct, env->domain, msg, r) &&
+	       header_fix_addresses(acct, env->domain, msg, r) &&
+	       add_missing_headers(opts, env, msg, r) &&
+	       header_fix_fold(msg, r);
 }
 
 void envelope_free(struct envelope *env)

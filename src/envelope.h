@@ -31,6 +31,11 @@ struct envelope {
 bool envelope_build(const struct options *opts, const struct account *acct,
 		    struct message *msg, struct envelope *env, struct result *r);
 
+/* Append addr to list: as it is when it has a domain, else through the
+ * [aliases] table (recursively) or qualified with "@domain". */
+bool envelope_expand_address(const struct account *acct, const char *addr, const char *domain,
+			     struct address_list *list, struct result *r);
+
 void envelope_free(struct envelope *env);
 
 #endif

@@ -183,6 +183,12 @@ static bool is_special(const struct token *t, char c)
 
 #define MAX_ELEMENT_TOKENS 256
 
+struct sink {
+	const char *text;               /* start of the parsed text, for offsets */
+	rfc5322_address_fn found;
+	void *data;
+};
+
 struct element {
 	struct token tok[MAX_ELEMENT_TOKENS];
 	size_t n;
@@ -190,7 +196,7 @@ struct element {
 
 /* Turn tokens local-part ["@" domain] into one string; reject phrases
  * without an address ("John Smith"). */
-static bool build_addr_spec(const struct token *tok, size_t n, struct address_list *out,
+static bool build_addr_spec(const struct token *tok, size_t n, const struct sink *out,
 			    struct result *r)
 {
 	char addr[ADDRESS_MAX + 1];
@@ -223,11 +229,12 @@ static bool build_addr_spec(const struct token *tok, size_t n, struct address_li
 	/* Folding inside a quoted string would carry CR LF into an SMTP command. */
 	if (!rfc5322_address_is_safe(addr))
 		return result_fail(r, RESULT_DATAERR, _("invalid address: control character"));
-	return address_list_add(out, addr, r);
+	return out->found(addr, (size_t)(tok[0].start - out->text),
+			  (size_t)(tok[n - 1].start + tok[n - 1].len - tok[0].start), out->data, r);
 }
 
 /* Inside <...>: an optional obsolete route "@a,@b:" then the addr-spec. */
-static bool parse_angle_addr(struct lexer *lx, struct address_list *out, struct result *r)
+static bool parse_angle_addr(struct lexer *lx, const struct sink *out, struct result *r)
 {
 	struct element el;
 	struct token t;
@@ -256,7 +263,7 @@ static bool parse_angle_addr(struct lexer *lx, struct address_list *out, struct 
 
 /* One list: mailboxes separated by ','; groups "name: a, b;" at the top
  * level only.  Returns at END, or at ';' when inside a group. */
-static bool parse_list(struct lexer *lx, struct address_list *out, bool in_group,
+static bool parse_list(struct lexer *lx, const struct sink *out, bool in_group,
 		       struct result *r)
 {
 	struct element *el = malloc(sizeof *el);
@@ -315,12 +322,26 @@ out:
 	return ok;
 }
 
+bool rfc5322_scan_address_list(const char *text, size_t len, rfc5322_address_fn found,
+			       void *data, struct result *r)
+{
+	struct lexer lx = { text, text + len, NULL };
+	struct sink out = { text, found, data };
+
+	return parse_list(&lx, &out, false, r);
+}
+
+static bool add_to_list(const char *addr, size_t start, size_t len, void *data, struct result *r)
+{
+	(void)start;
+	(void)len;
+	return address_list_add(data, addr, r);
+}
+
 bool rfc5322_parse_address_list(const char *text, size_t len, struct address_list *out,
 				struct result *r)
 {
-	struct lexer lx = { text, text + len, NULL };
-
-	return parse_list(&lx, out, false, r);
+	return rfc5322_scan_address_list(text, len, add_to_list, out, r);
 }
 
 /* ---- formatting ------------------------------------------------------ */

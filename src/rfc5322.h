@@ -37,6 +37,15 @@ bool rfc5322_address_is_safe(const char *addr);
 bool rfc5322_parse_address_list(const char *text, size_t len, struct address_list *out,
 				struct result *r);
 
+/* Called for each addr-spec of an address list, in order, with its place
+ * in the text (byte offset and length of the addr-spec as written, so a
+ * caller can rewrite it in place).  Return false (with r set) to stop. */
+typedef bool (*rfc5322_address_fn)(const char *addr, size_t start, size_t len, void *data,
+				   struct result *r);
+
+bool rfc5322_scan_address_list(const char *text, size_t len, rfc5322_address_fn found,
+			       void *data, struct result *r);
+
 /* "Sat, 28 Nov 2026 14:33:55 +0100" in the local time zone, independent of
  * the locale.  Returns false if buf is too small. */
 bool rfc5322_format_date(time_t t, char *buf, size_t size);

@@ -1,0 +1,288 @@
+#include "autoconfig.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "envelope.h"
+#include "header_fix.h"
+#include "i18n.h"
+#include "rfc5322.h"
+
+static const char *const address_headers[] = {
+	"From", "To", "Cc", "Reply-To", "Sender",
+	"Resent-From", "Resent-To", "Resent-Cc", "Resent-Sender",
+};
+
+struct growbuf {
+	char *data;
+	size_t len, cap;
+};
+
+static bool put(struct growbuf *b, const char *p, size_t n)
+{
+	if (b->len + n + 1 > b->cap) {
+		size_t cap = (b->len + n + 1) * 2;
+		char *grown = realloc(b->data, cap);
+
+		if (grown == NULL)
+			return false;
+		b->data = grown;
+		b->cap = cap;
+	}
+	memcpy(b->data + b->len, p, n);
+	b->len += n;
+	b->data[b->len] = '\0';
+	return true;
+}
+
+struct rewrite {
+	const struct account *acct;
+	const char *domain;
+	const char *value;
+	size_t copied;
+	struct growbuf out;
+	bool changed;
+};
+
+/* Inside <...> only one address fits. */
+static bool in_angle(const char *value, size_t start)
+{
+	while (start > 0 && (value[start - 1] == ' ' || value[start - 1] == '\t'))
+		start--;
+	return start > 0 && value[start - 1] == '<';
+}
+
+static bool rewrite_one(const char *addr, size_t start, size_t len, void *data, struct result *r)
+{
+	struct rewrite *rw = data;
+	struct address_list expanded = { 0 };
+	bool ok;
+
+	if (!put(&rw->out, rw->value + rw->copied, start - rw->copied))
+		return result_fail(r, RESULT_OSERR, _("out of memory"));
+	rw->copied = start + len;
+	if (strchr(addr, '@') != NULL)
+		return put(&rw->out, rw->value + start, len) ||
+		       result_fail(r, RESULT_OSERR, _("out of memory"));
+	ok = envelope_expand_address(rw->acct, addr, rw->domain, &expanded, r);
+	for (size_t i = 0; ok && i < expanded.n; i++) {
+		if (i > 0 && in_angle(rw->value, start))
+			break;
+		ok = (i == 0 || put(&rw->out, ", ", 2)) &&
+		     put(&rw->out, expanded.items[i], strlen(expanded.items[i]));
+		if (!ok)
+			result_fail(r, RESULT_OSERR, _("out of memory"));
+	}
+	address_list_free(&expanded);
+	rw->changed = true;
+	return ok;
+}
+
+/* Replace h's value by text (without the final CRLF). */
+static bool replace_value(struct header *h, const char *text, size_t len, struct result *r)
+{
+	size_t vlen;
+	const char *value = message_header_value(h, &vlen);
+	size_t prefix = (size_t)(value - h->text);
+	char *fresh = malloc(prefix + len + 3);
+
+	if (fresh == NULL)
+		return result_fail(r, RESULT_OSERR, _("out of memory"));
+	memcpy(fresh, h->text, prefix);
+	memcpy(fresh + prefix, text, len);
+	memcpy(fresh + prefix + len, "\r\n", 3);
+	free(h->text);
+	h->text = fresh;
+	h->len = prefix + len + 2;
+	return true;
+}
+
+static bool fix_header(const struct account *acct, const char *domain, struct header *h,
+		       struct result *r)
+{
+	struct rewrite rw = { acct, domain, NULL, 0, { NULL, 0, 0 }, false };
+	size_t len;
+	bool ok;
+
+	rw.value = message_header_value(h, &len);
+	ok = rfc5322_scan_address_list(rw.value, len, rewrite_one, &rw, r);
+	if (ok && rw.changed)
+		ok = (put(&rw.out, rw.value + rw.copied, len - rw.copied) ||
+		      result_fail(r, RESULT_OSERR, _("out of memory"))) &&
+		     replace_value(h, rw.out.data, rw.out.len, r);
+	free(rw.out.data);
+	return ok;
+}
+
+bool header_fix_addresses(const struct account *acct, const char *domain, struct message *msg,
+			  struct result *r)
+{
+	for (size_t i = 0; i < msg->n_headers; i++) {
+		struct header *h = &msg->headers[i];
+
+		if (h->omit)
+			continue;
+		for (size_t k = 0; k < sizeof address_headers / sizeof address_headers[0]; k++) {
+			if (message_header_is(h, address_headers[k]) && !fix_header(acct, domain, h, r)) {
+				r->cls = RESULT_DATAERR;
+				return result_prefix(r, address_headers[k]);
+			}
+		}
+	}
+	return true;
+}
+
+/* ---- From policy ------------------------------------------------------ */
+
+struct first_address {
+	char addr[ADDRESS_MAX + 1];
+	size_t start;
+	bool found;
+};
+
+static bool take_first(const char *addr, size_t start, size_t len, void *data, struct result *r)
+{
+	struct first_address *f = data;
+
+	(void)len;
+	(void)r;
+	if (!f->found) {
+		snprintf(f->addr, sizeof f->addr, "%s", addr);
+		f->start = start;
+		f->found = true;
+	}
+	return true;
+}
+
+/* "Cron Daemon" from `"Cron Daemon" <root>`; empty when there is none. */
+static void display_name(const char *value, size_t start, char *buf, size_t size)
+{
+	size_t end = start, begin = 0;
+
+	while (end > 0 && value[end - 1] != '<')
+		end--;
+	buf[0] = '\0';
+	if (end == 0)
+		return;
+	end--;
+	while (begin < end && (value[begin] == ' ' || value[begin] == '\t' || value[begin] == '"'))
+		begin++;
+	while (end > begin && (value[end - 1] == ' ' || value[end - 1] == '\t' || value[end - 1] == '"'))
+		end--;
+	snprintf(buf, size, "%.*s", (int)(end - begin), value + begin);
+}
+
+static bool rewrite_from(const struct account *acct, struct message *msg, struct header *from,
+			 const char *display, const char *original, struct result *r)
+{
+	char name[512], mailbox[2048];
+
+	if (display[0] != '\0')
+		snprintf(name, sizeof name, "%s (%s)", display, original);
+	else
+		snprintf(name, sizeof name, "%s", original);
+	/* replace_value keeps "From:"; the value starts with a blank. */
+	mailbox[0] = ' ';
+	if (!rfc5322_format_mailbox(name, acct->from, mailbox + 1, sizeof mailbox - 1))
+		return result_fail(r, RESULT_DATAERR, _("From: cannot build the rewritten header"));
+	if (!replace_value(from, mailbox, strlen(mailbox), r))
+		return false;
+	if (message_find(msg, "Reply-To", 0) < 0)
+		return message_add_header(msg, "Reply-To", original, r);
+	return true;
+}
+
+bool header_fix_from_policy(const struct account *acct, const char *domain, struct message *msg,
+			    struct result *r)
+{
+	struct first_address first = { "", 0, false };
+	struct address_list qualified = { 0 };
+	char display[256];
+	long idx = message_find(msg, "From", 0);
+	struct header *from;
+	const char *value;
+	size_t len;
+	bool unqualified, rewrite, ok;
+
+	if (acct->from_policy == FROM_POLICY_KEEP || acct->from == NULL || idx < 0)
+		return true;
+	from = &msg->headers[idx];
+	value = message_header_value(from, &len);
+	if (!rfc5322_scan_address_list(value, len, take_first, &first, r) || !first.found)
+		return true;    /* left to the relay: nothing sensible to rewrite */
+	unqualified = strchr(first.addr, '@') == NULL;
+	if (!envelope_expand_address(acct, first.addr, domain, &qualified, r))
+		return false;
+	rewrite = qualified.n > 0 &&
+		  (acct->from_policy == FROM_POLICY_ALWAYS ? strcasecmp(qualified.items[0], acct->from) != 0
+							   : unqualified);
+	display_name(value, first.start, display, sizeof display);
+	ok = !rewrite || rewrite_from(acct, msg, from, display, qualified.items[0], r);
+	address_list_free(&qualified);
+	return ok;
+}
+
+/* ---- folding ----------------------------------------------------------- */
+
+/* Break one physical line at the last blank before the limit. */
+static bool fold_text(const char *text, size_t len, struct growbuf *out)
+{
+	size_t line_start = 0;
+
+	while (line_start < len) {
+		const char *nl = memchr(text + line_start, '\n', len - line_start);
+		size_t line_end = nl ? (size_t)(nl - text) + 1 : len;
+		size_t pos = line_start;
+
+		while (line_end - pos > HEADER_LINE_MAX + 2) {
+			size_t cut = pos + HEADER_LINE_MAX;
+
+			while (cut > pos + 1 && text[cut] != ' ' && text[cut] != '\t')
+				cut--;
+			if (cut == pos + 1)
+				cut = pos + HEADER_LINE_MAX;    /* no blank: hard break */
+			if (!put(out, text + pos, cut - pos) || !put(out, "\r\n", 2))
+				return false;
+			if (text[cut] != ' ' && text[cut] != '\t' && !put(out, " ", 1))
+				return false;
+			pos = cut;
+		}
+		if (!put(out, text + pos, line_end - pos))
+			return false;
+		line_start = line_end;
+	}
+	return true;
+}
+
+static bool needs_folding(const struct header *h)
+{
+	size_t run = 0;
+
+	for (size_t i = 0; i < h->len; i++) {
+		run = h->text[i] == '\n' ? 0 : run + 1;
+		if (run > HEADER_LINE_MAX + 1)
+			return true;
+	}
+	return false;
+}
+
+bool header_fix_fold(struct message *msg, struct result *r)
+{
+	for (size_t i = 0; i < msg->n_headers; i++) {
+		struct header *h = &msg->headers[i];
+		struct growbuf out = { NULL, 0, 0 };
+
+		if (h->omit || !needs_folding(h))
+			continue;
+		if (!fold_text(h->text, h->len, &out)) {
+			free(out.data);
+			return result_fail(r, RESULT_OSERR, _("out of memory"));
+		}
+		free(h->text);
+		h->text = out.data;
+		h->len = out.len;
+	}
+	return true;
+}

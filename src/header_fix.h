@@ -1,0 +1,29 @@
+/* Header fix-ups that make a locally written message acceptable to a relay:
+ * bare local names in address headers are mapped through [aliases] and
+ * qualified, From is made to match the account's verified sender when the
+ * from_policy asks for it, and lines over 998 characters are folded.
+ * Headers are rewritten in place (struct message owns them).  Errors:
+ * RESULT_DATAERR (a header that cannot be parsed or folded), RESULT_OSERR.
+ */
+#ifndef RELAYMAIL_HEADER_FIX_H
+#define RELAYMAIL_HEADER_FIX_H
+
+#include "config.h"
+#include "message.h"
+#include "result.h"
+
+#define HEADER_LINE_MAX 998
+
+/* From, To, Cc, Reply-To, Sender and their Resent- forms. */
+bool header_fix_addresses(const struct account *acct, const char *domain, struct message *msg,
+			  struct result *r);
+
+/* from_policy: keep, rewrite_unqualified or always (needs the account's
+ * from); the original address moves to Reply-To and the display name. */
+bool header_fix_from_policy(const struct account *acct, const char *domain, struct message *msg,
+			    struct result *r);
+
+/* RFC 5322 2.1.1: fold lines longer than 998 characters at white space. */
+bool header_fix_fold(struct message *msg, struct result *r);
+
+#endif
