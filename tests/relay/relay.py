@@ -213,16 +213,31 @@ class RelaySMTP(SMTP):
         self.auth_mech = mech
         await super().smtp_AUTH(arg)
 
+    def split_dsn(self, arg, names):
+        """aiosmtpd refuses DSN parameters (555): take them out when
+        --dsn is on and hand them back to be recorded."""
+        if not self.relay_dsn or not arg:
+            return arg, []
+        words = arg.split(" ")
+        dsn = [w for w in words if w.split("=")[0].upper() in names]
+        return " ".join(w for w in words if w not in dsn), dsn
+
     async def smtp_MAIL(self, arg):
         self.log("MAIL %s" % arg)
         if not await self.step("mail"):
+            arg, dsn = self.split_dsn(arg, ("RET", "ENVID"))
             await super().smtp_MAIL(arg)
+            if self.envelope.mail_from is not None:
+                self.envelope.mail_options.extend(dsn)
 
     async def smtp_RCPT(self, arg):
         self.log("RCPT %s" % arg)
         addr = arg[3:].strip().split()[0].strip("<>") if arg else ""
         if not await self.step("rcpt", addr):
+            arg, dsn = self.split_dsn(arg, ("NOTIFY", "ORCPT"))
             await super().smtp_RCPT(arg)
+            if dsn and self.envelope.rcpt_options:
+                self.envelope.rcpt_options[-1] = list(self.envelope.rcpt_options[-1]) + dsn
 
     async def smtp_DATA(self, arg):
         self.log("DATA")
