@@ -212,6 +212,27 @@ static bool add_missing_headers(const struct options *opts, struct envelope *env
 	return true;
 }
 
+static bool is_ascii(const char *s)
+{
+	for (; *s; s++) {
+		if ((unsigned char)*s & 0x80)
+			return false;
+	}
+	return true;
+}
+
+/* RFC 6531: a UTF-8 mailbox can only travel with SMTPUTF8. */
+static bool note_utf8_addresses(struct envelope *env)
+{
+	if (!is_ascii(env->sender))
+		env->needs_smtputf8 = true;
+	for (size_t i = 0; i < env->recipients.n; i++) {
+		if (!is_ascii(env->recipients.items[i]))
+			env->needs_smtputf8 = true;
+	}
+	return true;
+}
+
 bool envelope_build(const struct options *opts, const struct account *acct,
 		    struct message *msg, struct envelope *env, struct result *r)
 {
@@ -239,10 +260,12 @@ bool envelope_build(const struct options *opts, const struct account *acct,
 	env->dsn_ret = opts->dsn_ret;
 	env->dsn_envid = opts->dsn_envid;
 	drop_private_headers(msg);
+	env->smtputf8 = opts->smtputf8;
 	return header_fix_from_policy(acct, env->domain, msg, r) &&
 	       header_fix_addresses(acct, env->domain, msg, r) &&
 	       add_missing_headers(opts, env, msg, r) &&
-	       header_fix_fold(msg, r);
+	       header_fix_encode_8bit(msg, &env->needs_smtputf8, r) &&
+	       header_fix_fold(msg, r) && note_utf8_addresses(env);
 }
 
 void envelope_free(struct envelope *env)

@@ -23,6 +23,8 @@ struct envelope {
 	struct address_list recipients;
 	char *domain;                   /* used for qualification and Message-ID */
 	bool body_8bit;                 /* -B8BITMIME or 8-bit bytes in the message */
+	bool needs_smtputf8;            /* UTF-8 in an address or a structured header */
+	int smtputf8;                   /* -O smtputf8=: 1 yes, 0 no, -1 automatic */
 	const char *dsn_notify;         /* borrowed from the options; NULL when unset */
 	const char *dsn_ret;
 	const char *dsn_envid;

@@ -224,6 +224,78 @@ bool header_fix_from_policy(const struct account *acct, const char *domain, stru
 	return ok;
 }
 
+/* ---- 8-bit header text ---------------------------------------------- */
+
+static bool has_8bit(const char *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		if ((unsigned char)p[i] & 0x80)
+			return true;
+	}
+	return false;
+}
+
+static bool is_unstructured(const struct header *h)
+{
+	return message_header_is(h, "Subject") || message_header_is(h, "Comments") ||
+	       (h->name_len > 2 && strncasecmp(h->text, "X-", 2) == 0);
+}
+
+/* The value unfolded (CRLF before blanks removed) and trimmed. */
+static bool unfolded_value(const struct header *h, struct growbuf *out)
+{
+	size_t len, i = 0;
+	const char *v = message_header_value(h, &len);
+
+	while (i < len && (v[i] == ' ' || v[i] == '\t'))
+		i++;
+	for (; i < len; i++) {
+		if (v[i] == '\r' || v[i] == '\n')
+			continue;
+		if (!put(out, v + i, 1))
+			return false;
+	}
+	return true;
+}
+
+static bool encode_header(struct header *h, struct result *r)
+{
+	struct growbuf plain = { NULL, 0, 0 };
+	size_t size, len = 1;
+	char *encoded = NULL;
+	bool ok = false;
+
+	if (!unfolded_value(h, &plain))
+		goto out;
+	size = plain.len * 3 + 64;
+	encoded = malloc(size);
+	if (encoded == NULL)
+		goto out;
+	encoded[0] = ' ';
+	ok = rfc5322_encode_words(plain.data ? plain.data : "", plain.len, encoded, size, &len) &&
+	     replace_value(h, encoded, len, r);
+out:
+	free(plain.data);
+	free(encoded);
+	return ok || result_fail(r, RESULT_OSERR, _("out of memory"));
+}
+
+bool header_fix_encode_8bit(struct message *msg, bool *eight_bit_left, struct result *r)
+{
+	*eight_bit_left = false;
+	for (size_t i = 0; i < msg->n_headers; i++) {
+		struct header *h = &msg->headers[i];
+
+		if (h->omit || !has_8bit(h->text, h->len))
+			continue;
+		if (!is_unstructured(h))
+			*eight_bit_left = true;
+		else if (!encode_header(h, r))
+			return false;
+	}
+	return true;
+}
+
 /* ---- folding ----------------------------------------------------------- */
 
 /* Break one physical line at the last blank before the limit. */

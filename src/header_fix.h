@@ -23,6 +23,11 @@ bool header_fix_addresses(const struct account *acct, const char *domain, struct
 bool header_fix_from_policy(const struct account *acct, const char *domain, struct message *msg,
 			    struct result *r);
 
+/* RFC 2047: 8-bit text in unstructured headers (Subject, Comments, X-*)
+ * becomes encoded words, so it survives relays without SMTPUTF8.  Sets
+ * *eight_bit_left when a structured header still holds 8-bit bytes. */
+bool header_fix_encode_8bit(struct message *msg, bool *eight_bit_left, struct result *r);
+
 /* RFC 5322 2.1.1: fold lines longer than 998 characters at white space. */
 bool header_fix_fold(struct message *msg, struct result *r);
 

@@ -398,26 +398,45 @@ static bool is_ascii_printable(const char *s)
 	return true;
 }
 
+static bool valid_utf8(const unsigned char *p, size_t len)
+{
+	for (size_t i = 0; i < len;) {
+		size_t extra = p[i] < 0x80 ? 0 : (p[i] & 0xE0) == 0xC0 ? 1
+			       : (p[i] & 0xF0) == 0xE0 ? 2 : (p[i] & 0xF8) == 0xF0 ? 3 : 4;
+
+		if (extra == 4 || (extra > 0 && p[i] < 0xC2) || i + extra >= len)
+			return false;
+		for (size_t k = 1; k <= extra; k++) {
+			if ((p[i + k] & 0xC0) != 0x80)
+				return false;
+		}
+		i += extra + 1;
+	}
+	return true;
+}
+
 /* RFC 2047 B-encoding in words of at most 75 characters, split only at
- * UTF-8 character boundaries. */
-static bool encode_words(const char *name, char *buf, size_t size, size_t *len)
+ * UTF-8 character boundaries.  Bytes that are not UTF-8 are declared
+ * UNKNOWN-8BIT (RFC 1428) rather than guessed. */
+bool rfc5322_encode_words(const char *text, size_t total, char *buf, size_t size, size_t *len)
 {
 	const size_t chunk_max = 45;    /* 45 bytes -> 60 base64 chars + 12 */
-	size_t pos = 0, total = strlen(name);
+	bool utf8 = valid_utf8((const unsigned char *)text, total);
+	size_t pos = 0;
 
 	while (pos < total) {
 		size_t take = total - pos < chunk_max ? total - pos : chunk_max;
 		gnutls_datum_t in, out;
 		int n;
 
-		while (pos + take < total && ((unsigned char)name[pos + take] & 0xC0) == 0x80)
+		while (utf8 && pos + take < total && ((unsigned char)text[pos + take] & 0xC0) == 0x80)
 			take--;
-		in.data = (unsigned char *)(name + pos);
+		in.data = (unsigned char *)(text + pos);
 		in.size = (unsigned)take;
 		if (gnutls_base64_encode2(&in, &out) < 0)
 			return false;
-		n = snprintf(buf + *len, size - *len, "%s=?UTF-8?B?%.*s?=", pos ? "\r\n " : "",
-			     (int)out.size, out.data);
+		n = snprintf(buf + *len, size - *len, "%s=?%s?B?%.*s?=", pos ? "\r\n " : "",
+			     utf8 ? "UTF-8" : "UNKNOWN-8BIT", (int)out.size, out.data);
 		gnutls_free(out.data);
 		if (n < 0 || (size_t)n >= size - *len)
 			return false;
@@ -448,7 +467,7 @@ bool rfc5322_format_mailbox(const char *name, const char *addr, char *buf, size_
 			buf[len++] = *p;
 		}
 		buf[len++] = '"';
-	} else if (!encode_words(name, buf, size, &len)) {
+	} else if (!rfc5322_encode_words(name, strlen(name), buf, size, &len)) {
 		return false;
 	}
 	n = snprintf(buf + len, size - len, " <%s>", addr);

@@ -54,6 +54,11 @@ bool rfc5322_format_date(time_t t, char *buf, size_t size);
 bool rfc5322_format_message_id(time_t t, const unsigned char *random, size_t nrandom,
 			       const char *domain, char *buf, size_t size);
 
+/* Append text as RFC 2047 encoded words ("=?UTF-8?B?...?=", folded with
+ * CRLF SP, each at most 75 characters) at buf + *len.  false if buf is too
+ * small. */
+bool rfc5322_encode_words(const char *text, size_t len, char *buf, size_t size, size_t *outlen);
+
 /* A mailbox for a From: header: "Display Name" <addr>, with the name
  * quoted, or RFC 2047-encoded when it is not ASCII.  Without a name just
  * the address.  Returns false if buf is too small. */

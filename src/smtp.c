@@ -20,7 +20,7 @@
 enum {
 	CAP_STARTTLS = 1 << 0, CAP_PIPELINING = 1 << 1, CAP_SIZE = 1 << 2,
 	CAP_8BITMIME = 1 << 3, CAP_AUTH_PLAIN = 1 << 4, CAP_AUTH_LOGIN = 1 << 5,
-	CAP_AUTH = 1 << 6, CAP_DSN = 1 << 7,
+	CAP_AUTH = 1 << 6, CAP_DSN = 1 << 7, CAP_SMTPUTF8 = 1 << 8,
 };
 
 struct session {
@@ -123,6 +123,8 @@ static void note_capability(struct session *s, const char *kw, size_t len)
 		s->caps |= CAP_8BITMIME;
 	else if (strcasecmp(tok, "DSN") == 0)
 		s->caps |= CAP_DSN;
+	else if (strcasecmp(tok, "SMTPUTF8") == 0)
+		s->caps |= CAP_SMTPUTF8;
 	else if (strcasecmp(tok, "SIZE") == 0) {
 		char *arg = strtok_r(NULL, " ", &save);
 
@@ -267,6 +269,12 @@ static bool authenticate(struct session *s, const struct secret *secret, struct 
 
 /* ---- transaction ------------------------------------------------------ */
 
+static bool use_smtputf8(const struct session *s)
+{
+	return (s->caps & CAP_SMTPUTF8) && s->env->smtputf8 != 0 &&
+	       (s->env->needs_smtputf8 || s->env->smtputf8 == 1);
+}
+
 /* RFC 3461 xtext: '+', '=' and anything outside 33..126 as +HH. */
 static const char *xtext(const char *in, char *out, size_t size)
 {
@@ -298,6 +306,8 @@ static bool queue_envelope(struct session *s, off_t size)
 		n += snprintf(command + n, sizeof command - (size_t)n, " SIZE=%jd", (intmax_t)size);
 	if ((s->caps & CAP_8BITMIME) && env->body_8bit)
 		n += snprintf(command + n, sizeof command - (size_t)n, " BODY=8BITMIME");
+	if (use_smtputf8(s))
+		n += snprintf(command + n, sizeof command - (size_t)n, " SMTPUTF8");
 	if (dsn && env->dsn_ret)
 		n += snprintf(command + n, sizeof command - (size_t)n, " RET=%s", env->dsn_ret);
 	if (dsn && env->dsn_envid)
@@ -424,6 +434,10 @@ static bool transfer(struct session *s, const struct message *msg, struct smtp_o
 		return result_fail(s->r, RESULT_DATAERR,
 				   _("the message (%jd bytes) is larger than the server accepts (%ju bytes)"),
 				   (intmax_t)size, s->size_limit);
+	if (s->env->needs_smtputf8 && !use_smtputf8(s))
+		return result_fail(s->r, RESULT_DATAERR,
+				   s->env->smtputf8 == 0 ? _("the message has UTF-8 in an address or header and -O smtputf8=no was given")
+				   : _("the message has UTF-8 in an address or header, and the relay does not offer SMTPUTF8"));
 	if (!queue_envelope(s, size) || !check_envelope_replies(s))
 		return false;
 	if (!send_content(s, msg))
