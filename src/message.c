@@ -73,9 +73,26 @@ static bool emit(struct message_reader *rd, const char *p, size_t n)
 	return true;
 }
 
+/* RFC 5321 2.3.8 forbids a bare CR in SMTP data, and receivers that take
+ * it for a line end are the SMTP smuggling vector: it becomes CRLF. */
+static bool emit_text(struct message_reader *rd, const char *p, size_t n)
+{
+	const char *cr;
+
+	while ((cr = memchr(p, '\r', n)) != NULL) {
+		size_t before = (size_t)(cr - p);
+
+		if (!emit(rd, p, before) || !emit(rd, "\r\n", 2))
+			return false;
+		p += before + 1;
+		n -= before + 1;
+	}
+	return emit(rd, p, n);
+}
+
 static bool emit_hold(struct message_reader *rd)
 {
-	bool ok = emit(rd, rd->hold, rd->hold_len);
+	bool ok = emit_text(rd, rd->hold, rd->hold_len);
 
 	rd->hold_len = 0;
 	return ok;
@@ -105,7 +122,7 @@ static bool body_partial(struct message_reader *rd, const char *p, size_t n)
 		rd->hold_len = 1;
 		n--;
 	}
-	return emit(rd, p, n);
+	return emit_text(rd, p, n);
 }
 
 /* The rest of a body line up to (not including) its LF. */
@@ -128,7 +145,7 @@ static bool body_line_end(struct message_reader *rd, const char *p, size_t n)
 			rd->finished = true;
 			return true;
 		}
-		return emit(rd, small, total) && emit(rd, "\r\n", 2);
+		return emit_text(rd, small, total) && emit(rd, "\r\n", 2);
 	}
 	if (n == 0) {
 		rd->hold_len = 0;       /* the held byte is the CR before LF */
@@ -136,7 +153,7 @@ static bool body_line_end(struct message_reader *rd, const char *p, size_t n)
 	}
 	if (p[n - 1] == '\r')
 		n--;
-	return emit_hold(rd) && emit(rd, p, n) && emit(rd, "\r\n", 2);
+	return emit_hold(rd) && emit_text(rd, p, n) && emit(rd, "\r\n", 2);
 }
 
 static bool looks_like_field(const char *line, size_t n, size_t *name_len)
@@ -197,6 +214,9 @@ static bool store_header_line(struct message_reader *rd, const char *line, size_
 	if (text == NULL)
 		return result_fail(rd->r, RESULT_OSERR, _("out of memory"));
 	memcpy(text + h->len, line, n);
+	/* A bare CR inside a header line would split it on the wire. */
+	for (char *cr = memchr(text + h->len, '\r', n); cr; cr = memchr(cr, '\r', (size_t)(text + h->len + n - cr)))
+		*cr = ' ';
 	memcpy(text + h->len + n, "\r\n", 3);
 	h->text = text;
 	h->len += n + 2;

@@ -24,6 +24,8 @@ static void check_spool(const struct message *msg)
 	for (off_t i = 0; i < msg->body_size; i++) {
 		if (buf[i] == '\n' && (i == 0 || buf[i - 1] != '\r'))
 			__builtin_trap();
+		if (buf[i] == '\r' && (i + 1 == msg->body_size || buf[i + 1] != '\n'))
+			__builtin_trap();       /* no bare CR reaches the wire */
 	}
 	free(buf);
 }
