@@ -292,15 +292,17 @@ static bool has_high_bit(const char *p, size_t n)
 /* Split a chunk of input into lines and route them to the current phase. */
 static bool feed(struct message_reader *rd, const char *p, size_t n)
 {
-	if (memchr(p, '\0', n) != NULL)
-		return result_fail(rd->r, RESULT_DATAERR,
-				   _("the message contains NUL bytes; binary data must be MIME-encoded"));
-	if (!rd->msg->eight_bit && has_high_bit(p, n))
-		rd->msg->eight_bit = true;
 	while (n > 0 && !rd->finished) {
 		const char *lf = memchr(p, '\n', n);
 		size_t seg = lf ? (size_t)(lf - p) : n;
 		bool ok;
+
+		/* Checked per line: what follows a lone "." is not content. */
+		if (memchr(p, '\0', seg) != NULL)
+			return result_fail(rd->r, RESULT_DATAERR,
+					   _("the message contains NUL bytes; binary data must be MIME-encoded"));
+		if (!rd->msg->eight_bit && has_high_bit(p, seg))
+			rd->msg->eight_bit = true;
 
 		if (!rd->in_body)
 			ok = header_bytes(rd, p, seg, lf != NULL);

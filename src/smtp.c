@@ -23,9 +23,12 @@ enum {
 	CAP_AUTH = 1 << 6, CAP_DSN = 1 << 7, CAP_SMTPUTF8 = 1 << 8,
 };
 
-struct session {
+struct smtp_session {
 	struct conn *c;
 	struct smtp_outcome *out;
+	const char *ehlo_domain;
+	bool quit_sent;
+	bool broken;            /* the connection cannot carry another message */
 	const struct account *acct;
 	const struct envelope *env;
 	struct smtp_reply reply;
@@ -38,7 +41,7 @@ struct session {
 
 /* ---- replies ----------------------------------------------------------- */
 
-static bool read_reply(struct session *s, const char *step)
+static bool read_reply(struct smtp_session *s, const char *step)
 {
 	struct timespec deadline;
 	const char *error = NULL;
@@ -63,7 +66,7 @@ static bool read_reply(struct session *s, const char *step)
 }
 
 /* The reply's text on one line, safe to print. */
-static const char *reply_summary(const struct session *s, char *buf, size_t size)
+static const char *reply_summary(const struct smtp_session *s, char *buf, size_t size)
 {
 	char text[400];
 
@@ -73,7 +76,7 @@ static const char *reply_summary(const struct session *s, char *buf, size_t size
 }
 
 /* A reply that is not the one wanted: 4xx is temporary, 5xx uses perm. */
-static bool reply_failed(struct session *s, const char *step, enum result_class perm)
+static bool reply_failed(struct smtp_session *s, const char *step, enum result_class perm)
 {
 	char summary[480];
 
@@ -85,7 +88,7 @@ static bool reply_failed(struct session *s, const char *step, enum result_class 
 			   _("%s: the server replied: %s"), step, summary);
 }
 
-static bool expect(struct session *s, const char *step, int want_class, enum result_class perm)
+static bool expect(struct smtp_session *s, const char *step, int want_class, enum result_class perm)
 {
 	if (!read_reply(s, step))
 		return false;
@@ -94,7 +97,7 @@ static bool expect(struct session *s, const char *step, int want_class, enum res
 	return true;
 }
 
-static bool send_and_expect(struct session *s, const char *command, const char *step,
+static bool send_and_expect(struct smtp_session *s, const char *command, const char *step,
 			    int want_class, enum result_class perm)
 {
 	return conn_command(s->c, command, s->r) && conn_flush(s->c, s->r) &&
@@ -103,7 +106,7 @@ static bool send_and_expect(struct session *s, const char *command, const char *
 
 /* ---- EHLO ------------------------------------------------------------- */
 
-static void note_capability(struct session *s, const char *kw, size_t len)
+static void note_capability(struct smtp_session *s, const char *kw, size_t len)
 {
 	char word[SMTP_LINE_MAX];
 	char *save = NULL, *tok;
@@ -147,7 +150,7 @@ static void note_capability(struct session *s, const char *kw, size_t len)
 	}
 }
 
-static bool ehlo(struct session *s)
+static bool ehlo(struct smtp_session *s)
 {
 	char command[300];
 	size_t len;
@@ -155,7 +158,7 @@ static bool ehlo(struct session *s)
 	s->caps = 0;
 	s->size_limit = 0;
 	s->auth_offered[0] = '\0';
-	snprintf(command, sizeof command, "EHLO %s", s->env->domain);
+	snprintf(command, sizeof command, "EHLO %s", s->ehlo_domain);
 	if (!conn_command(s->c, command, s->r) || !conn_flush(s->c, s->r) || !read_reply(s, "EHLO"))
 		return false;
 	if (s->reply.code / 100 != 2) {
@@ -163,7 +166,7 @@ static bool ehlo(struct session *s)
 		 * no extension (STARTTLS, AUTH) is needed. */
 		if (s->reply.code / 100 == 4 || s->acct->tls != TLS_MODE_OFF || s->acct->user != NULL)
 			return reply_failed(s, "EHLO", RESULT_PERMFAIL);
-		snprintf(command, sizeof command, "HELO %s", s->env->domain);
+		snprintf(command, sizeof command, "HELO %s", s->ehlo_domain);
 		return send_and_expect(s, command, "HELO", 2, RESULT_PERMFAIL);
 	}
 	for (unsigned i = 1; i < s->reply.n_lines; i++) {
@@ -175,7 +178,7 @@ static bool ehlo(struct session *s)
 	return true;
 }
 
-static bool starttls(struct session *s)
+static bool starttls(struct smtp_session *s)
 {
 	struct tls_params p = {
 		.hostname = s->acct->host,
@@ -198,7 +201,7 @@ static bool starttls(struct session *s)
 
 /* ---- AUTH ------------------------------------------------------------- */
 
-static const char *choose_mechanism(struct session *s)
+static const char *choose_mechanism(struct smtp_session *s)
 {
 	switch (s->acct->auth) {
 	case AUTH_CHOICE_PLAIN:
@@ -216,7 +219,7 @@ static const char *choose_mechanism(struct session *s)
 	return NULL;
 }
 
-static bool auth_plain(struct session *s, const struct secret *secret)
+static bool auth_plain(struct smtp_session *s, const struct secret *secret)
 {
 	char *response = NULL;
 	bool ok = sasl_plain(s->acct->user, secret->data, &response, s->r) &&
@@ -229,7 +232,7 @@ static bool auth_plain(struct session *s, const struct secret *secret)
 	return ok;
 }
 
-static bool auth_login(struct session *s, const struct secret *secret)
+static bool auth_login(struct smtp_session *s, const struct secret *secret)
 {
 	char *user = NULL, *pass = NULL;
 	bool ok = sasl_base64(s->acct->user, &user, s->r) && sasl_base64(secret->data, &pass, s->r) &&
@@ -244,7 +247,7 @@ static bool auth_login(struct session *s, const struct secret *secret)
 	return ok;
 }
 
-static bool authenticate(struct session *s, const struct secret *secret, struct smtp_outcome *out)
+static bool authenticate(struct smtp_session *s, const struct secret *secret, struct smtp_outcome *out)
 {
 	const char *mech;
 
@@ -269,7 +272,7 @@ static bool authenticate(struct session *s, const struct secret *secret, struct 
 
 /* ---- transaction ------------------------------------------------------ */
 
-static bool use_smtputf8(const struct session *s)
+static bool use_smtputf8(const struct smtp_session *s)
 {
 	return (s->caps & CAP_SMTPUTF8) && s->env->smtputf8 != 0 &&
 	       (s->env->needs_smtputf8 || s->env->smtputf8 == 1);
@@ -292,7 +295,7 @@ static const char *xtext(const char *in, char *out, size_t size)
 	return out;
 }
 
-static bool queue_envelope(struct session *s, off_t size)
+static bool queue_envelope(struct smtp_session *s, off_t size)
 {
 	const struct envelope *env = s->env;
 	bool dsn = s->caps & CAP_DSN;
@@ -333,7 +336,7 @@ static bool queue_envelope(struct session *s, off_t size)
 
 /* With PIPELINING every reply of the group is read before deciding: all
  * recipients must be accepted, else nothing is sent. */
-static bool check_envelope_replies(struct session *s)
+static bool check_envelope_replies(struct smtp_session *s)
 {
 	struct result first = { RESULT_OK, "" };
 	char step[ADDRESS_MAX + 16];
@@ -390,7 +393,7 @@ static bool write_stuffed(struct conn *c, bool *at_line_start, const char *p, si
 	return true;
 }
 
-static bool send_content(struct session *s, const struct message *msg)
+static bool send_content(struct smtp_session *s, const struct message *msg)
 {
 	bool bol = true, ok = true;
 	char *buf;
@@ -424,8 +427,9 @@ static bool send_content(struct session *s, const struct message *msg)
 	return ok && conn_command(s->c, ".", s->r);
 }
 
-static bool transfer(struct session *s, const struct message *msg, struct smtp_outcome *out,
-		     bool *quit_sent)
+/* One transaction.  A failure that came as a reply leaves the session
+ * usable for the next message; anything else marks it broken. */
+static bool transfer(struct smtp_session *s, const struct message *msg, bool last)
 {
 	char summary[480];
 	off_t size = message_wire_size(msg);
@@ -438,56 +442,121 @@ static bool transfer(struct session *s, const struct message *msg, struct smtp_o
 		return result_fail(s->r, RESULT_DATAERR,
 				   s->env->smtputf8 == 0 ? _("the message has UTF-8 in an address or header and -O smtputf8=no was given")
 				   : _("the message has UTF-8 in an address or header, and the relay does not offer SMTPUTF8"));
-	if (!queue_envelope(s, size) || !check_envelope_replies(s))
+	if (!queue_envelope(s, size))
+		return s->broken = true, false;
+	if (!check_envelope_replies(s)) {
+		/* After a 354 only dropping the connection aborts the data. */
+		s->broken = s->out->reply_code == 0 || s->reply.code == 354;
 		return false;
-	if (!send_content(s, msg))
-		return false;
-	/* RFC 2920: QUIT may close a pipelined group; it saves a round trip. */
-	if (s->caps & CAP_PIPELINING) {
-		if (!conn_command(s->c, "QUIT", s->r))
-			return false;
-		*quit_sent = true;
 	}
-	if (!conn_flush(s->c, s->r) || !expect(s, _("end of data"), 2, RESULT_PERMFAIL))
-		return false;
-	snprintf(out->final_reply, sizeof out->final_reply, "%s", reply_summary(s, summary, sizeof summary));
+	if (!send_content(s, msg))
+		return s->broken = true, false;
+	/* RFC 2920: QUIT may close a pipelined group; it saves a round trip. */
+	if (last && (s->caps & CAP_PIPELINING)) {
+		if (!conn_command(s->c, "QUIT", s->r))
+			return s->broken = true, false;
+		s->quit_sent = true;
+	}
+	if (!conn_flush(s->c, s->r) || !read_reply(s, _("end of data")))
+		return s->broken = true, false;
+	if (s->reply.code / 100 != 2)
+		return reply_failed(s, _("end of data"), RESULT_PERMFAIL);
+	snprintf(s->out->final_reply, sizeof s->out->final_reply, "%s",
+		 reply_summary(s, summary, sizeof summary));
 	return true;
 }
 
-static void quit(struct session *s, bool already_sent)
+bool smtp_open(struct conn *c, const struct account *acct, const struct secret *secret,
+	       const char *ehlo_domain, struct smtp_session **out_session,
+	       struct smtp_outcome *out, struct result *r)
+{
+	struct smtp_session *s = calloc(1, sizeof *s);
+	bool ok;
+
+	memset(out, 0, sizeof *out);
+	*out_session = NULL;
+	if (s == NULL)
+		return result_fail(r, RESULT_OSERR, _("out of memory"));
+	s->c = c;
+	s->out = out;
+	s->acct = acct;
+	s->ehlo_domain = ehlo_domain;
+	s->r = r;
+	ok = expect(s, _("greeting"), 2, RESULT_PERMFAIL) && ehlo(s) &&
+	     (acct->tls != TLS_MODE_STARTTLS || starttls(s));
+	if (ok && c->tls != NULL)
+		tls_describe(c->tls, out->tls, sizeof out->tls);
+	ok = ok && authenticate(s, secret, out);
+	if (!ok) {
+		free(s);
+		return false;
+	}
+	*out_session = s;
+	return true;
+}
+
+bool smtp_send(struct smtp_session *s, const struct envelope *env, const struct message *msg,
+	       bool last, struct smtp_outcome *out, struct result *r)
+{
+	const char *tls = s->out->tls, *mech = s->out->auth_mechanism;
+	char tls_copy[sizeof out->tls];
+	bool ok;
+
+	snprintf(tls_copy, sizeof tls_copy, "%s", tls);
+	memset(out, 0, sizeof *out);
+	snprintf(out->tls, sizeof out->tls, "%s", tls_copy);
+	out->auth_mechanism = mech;
+	s->out = out;
+	s->r = r;
+	s->env = env;
+	if (s->broken)
+		return result_fail(r, RESULT_TEMPFAIL, _("the connection to the relay was lost"));
+	ok = transfer(s, msg, last);
+	/* A refused transaction must be reset before the next MAIL. */
+	if (!ok && !s->broken && !last) {
+		struct result ignored;
+
+		s->r = &ignored;
+		if (!(conn_command(s->c, "RSET", s->r) && conn_flush(s->c, s->r) &&
+		      expect(s, "RSET", 2, RESULT_PERMFAIL)))
+			s->broken = true;
+		s->r = r;
+	}
+	return ok;
+}
+
+bool smtp_session_usable(const struct smtp_session *s)
+{
+	return s != NULL && !s->broken && !s->quit_sent;
+}
+
+void smtp_close(struct smtp_session *s)
 {
 	struct result ignored;
 
-	/* The message is accepted; a server that closes instead of
+	if (s == NULL)
+		return;
+	/* The messages are accepted; a server that closes instead of
 	 * answering QUIT changes nothing. */
 	s->r = &ignored;
-	if (!already_sent && !(conn_command(s->c, "QUIT", s->r) && conn_flush(s->c, s->r)))
-		return;
-	read_reply(s, "QUIT");
+	if (!s->broken && (s->quit_sent || (conn_command(s->c, "QUIT", s->r) && conn_flush(s->c, s->r))))
+		read_reply(s, "QUIT");
+	free(s);
 }
 
 bool smtp_submit(struct conn *c, const struct account *acct, const struct secret *secret,
 		 const struct envelope *env, const struct message *msg,
 		 struct smtp_outcome *out, struct result *r)
 {
-	struct session *s = calloc(1, sizeof *s);
-	bool quit_sent = false, ok;
+	struct smtp_session *s;
+	bool ok;
 
-	memset(out, 0, sizeof *out);
-	if (s == NULL)
-		return result_fail(r, RESULT_OSERR, _("out of memory"));
-	s->c = c;
-	s->out = out;
-	s->acct = acct;
-	s->env = env;
-	s->r = r;
-	ok = expect(s, _("greeting"), 2, RESULT_PERMFAIL) && ehlo(s) &&
-	     (acct->tls != TLS_MODE_STARTTLS || starttls(s));
-	if (ok && c->tls != NULL)
-		tls_describe(c->tls, out->tls, sizeof out->tls);
-	ok = ok && authenticate(s, secret, out) && transfer(s, msg, out, &quit_sent);
+	if (!smtp_open(c, acct, secret, env->domain, &s, out, r))
+		return false;
+	ok = smtp_send(s, env, msg, true, out, r);
 	if (ok)
-		quit(s, quit_sent);
-	free(s);
+		smtp_close(s);
+	else
+		free(s);
 	return ok;
 }

@@ -28,6 +28,21 @@ struct smtp_outcome {
 	char reply_text[400];
 };
 
+/* A session for several messages (queue flush): greeting, EHLO, STARTTLS
+ * and AUTH once, then one smtp_send() per message (RSET after a refused
+ * one), then smtp_close() (QUIT).  smtp_send() with last = true may pipeline
+ * QUIT after the data. */
+struct smtp_session;
+
+bool smtp_open(struct conn *c, const struct account *acct, const struct secret *secret,
+	       const char *ehlo_domain, struct smtp_session **session,
+	       struct smtp_outcome *out, struct result *r);
+bool smtp_send(struct smtp_session *s, const struct envelope *env, const struct message *msg,
+	       bool last, struct smtp_outcome *out, struct result *r);
+bool smtp_session_usable(const struct smtp_session *s);
+void smtp_close(struct smtp_session *s);
+
+/* One message on a fresh connection: open, send, close. */
 bool smtp_submit(struct conn *c, const struct account *acct, const struct secret *secret,
 		 const struct envelope *env, const struct message *msg,
 		 struct smtp_outcome *out, struct result *r);

@@ -27,7 +27,10 @@ static void take_enhanced(struct smtp_reply *reply, const char *text, size_t len
 	if (len == 0 || text[0] != '0' + reply->code / 100)
 		return;
 	while (parts < 3) {
-		for (digits = 0; i < len && is_digit(text[i]) && digits < 3; i++)
+		/* RFC 3463: class is one digit, subject and detail 1-3 digits. */
+		size_t max_digits = parts == 0 ? 1 : 3;
+
+		for (digits = 0; i < len && is_digit(text[i]) && digits < max_digits; i++)
 			digits++;
 		if (digits == 0)
 			return;
