@@ -184,6 +184,36 @@ static bool parse_from_policy(const char *value, void *field, struct parse_ctx *
 	return true;
 }
 
+/* "3600", "90m", "12h", "5d" */
+static bool parse_duration(const char *value, void *field, struct parse_ctx *ctx)
+{
+	unsigned n, mult = 1;
+	char digits[16];
+	size_t len = strlen(value);
+
+	if (len == 0 || len >= sizeof digits)
+		return fail_at(ctx, _("invalid duration '%s' (e.g. 3600, 90m, 12h, 5d)"), value);
+	memcpy(digits, value, len + 1);
+	switch (digits[len - 1]) {
+	case 's': mult = 1; digits[len - 1] = '\0'; break;
+	case 'm': mult = 60; digits[len - 1] = '\0'; break;
+	case 'h': mult = 3600; digits[len - 1] = '\0'; break;
+	case 'd': mult = 86400; digits[len - 1] = '\0'; break;
+	default: break;
+	}
+	if (!parse_number(digits, &n, 1, 365u * 86400u / mult))
+		return fail_at(ctx, _("invalid duration '%s' (e.g. 3600, 90m, 12h, 5d)"), value);
+	*(unsigned *)field = n * mult;
+	return true;
+}
+
+static bool parse_path(const char *value, void *field, struct parse_ctx *ctx)
+{
+	if (value[0] != '/')
+		return fail_at(ctx, _("'%s' is not an absolute path"), value);
+	return parse_string(value, field, ctx);
+}
+
 #define ACCOUNT_FIELD(f) offsetof(struct account, f), sizeof(((struct account *)0)->f)
 static const struct key_spec key_table[] = {
 	{ "host",             KEY_HOST,             parse_hostname, ACCOUNT_FIELD(host) },
@@ -198,6 +228,10 @@ static const struct key_spec key_table[] = {
 	{ "password_source",  KEY_PASSWORD_SOURCE,  parse_password_source, ACCOUNT_FIELD(password_source) },
 	{ "credential",       KEY_CREDENTIAL,       parse_string,   ACCOUNT_FIELD(credential) },
 	{ "from_policy",      KEY_FROM_POLICY,      parse_from_policy, ACCOUNT_FIELD(from_policy) },
+	{ "queue",            KEY_QUEUE,            parse_bool,     ACCOUNT_FIELD(queue) },
+	{ "queue_dir",        KEY_QUEUE_DIR,        parse_path,     ACCOUNT_FIELD(queue_dir) },
+	{ "queue_lifetime",   KEY_QUEUE_LIFETIME,   parse_duration, ACCOUNT_FIELD(queue_lifetime) },
+	{ "failed_dir",       KEY_FAILED_DIR,       parse_path,     ACCOUNT_FIELD(failed_dir) },
 	{ "from",             KEY_FROM,             parse_string,   ACCOUNT_FIELD(from) },
 	{ "domain",           KEY_DOMAIN,           parse_hostname, ACCOUNT_FIELD(domain) },
 	{ "timeout",          KEY_TIMEOUT,          parse_timeout,  ACCOUNT_FIELD(timeout) },
@@ -521,6 +555,10 @@ static void apply_builtin_defaults(struct account *a)
 		a->auth = AUTH_CHOICE_AUTO;
 	if (!(a->set_mask & (1u << KEY_TIMEOUT)))
 		a->timeout = CONFIG_DEFAULT_TIMEOUT;
+	if (!(a->set_mask & (1u << KEY_QUEUE)))
+		a->queue = true;
+	if (!(a->set_mask & (1u << KEY_QUEUE_LIFETIME)))
+		a->queue_lifetime = CONFIG_DEFAULT_QUEUE_LIFETIME;
 }
 
 static const struct account *choose_account(const struct config *cfg, const char *name,
@@ -591,6 +629,8 @@ static void account_free_fields(struct account *a)
 	free(a->password_command);
 	free(a->password_file);
 	free(a->credential);
+	free(a->queue_dir);
+	free(a->failed_dir);
 	free(a->from);
 	free(a->domain);
 	free(a->section_origin);

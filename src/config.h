@@ -25,10 +25,12 @@ enum password_source {
 enum account_key {
 	KEY_HOST, KEY_PORT, KEY_TLS, KEY_TLS_CA_FILE, KEY_TLS_VERIFY, KEY_AUTH,
 	KEY_USER, KEY_PASSWORD_COMMAND, KEY_PASSWORD_FILE, KEY_FROM, KEY_DOMAIN,
-	KEY_TIMEOUT, KEY_PASSWORD_SOURCE, KEY_CREDENTIAL, KEY_FROM_POLICY, KEY_COUNT
+	KEY_TIMEOUT, KEY_PASSWORD_SOURCE, KEY_CREDENTIAL, KEY_FROM_POLICY,
+	KEY_QUEUE, KEY_QUEUE_DIR, KEY_QUEUE_LIFETIME, KEY_FAILED_DIR, KEY_COUNT
 };
 
 #define CONFIG_DEFAULT_TIMEOUT 30
+#define CONFIG_DEFAULT_QUEUE_LIFETIME (5 * 24 * 3600)
 
 /* [aliases]: a bare local name and the address list it stands for. */
 struct alias {
@@ -54,6 +56,10 @@ struct account {
 	char *domain;
 	unsigned timeout;
 	enum from_policy from_policy;
+	bool queue;                     /* queue on temporary failure (default yes) */
+	char *queue_dir;
+	unsigned queue_lifetime;        /* seconds */
+	char *failed_dir;
 
 	/* Set by config_account_resolve(): the [aliases] table (borrowed). */
 	const struct alias *aliases;

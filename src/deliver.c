@@ -10,8 +10,7 @@
 #include "log.h"
 #include "net.h"
 
-static bool connect_relay(const struct account *acct, bool verbose, struct conn *c,
-			  struct result *r)
+bool deliver_connect(const struct account *acct, bool verbose, struct conn *c, struct result *r)
 {
 	struct tls_params tls = {
 		.hostname = acct->host,
@@ -57,7 +56,7 @@ bool deliver(const struct account *acct, const struct secret *secret,
 		log_warn(_("tls_verify = no for account '%s': the relay's certificate is not checked"),
 			 acct->name);
 	clock_gettime(CLOCK_MONOTONIC, &start);
-	ok = connect_relay(acct, verbose, &c, r) && smtp_submit(&c, acct, secret, env, msg, out, r);
+	ok = deliver_connect(acct, verbose, &c, r) && smtp_submit(&c, acct, secret, env, msg, out, r);
 	conn_close(&c);
 	if (ok)
 		log_delivery(acct, env, msg, out, &start);

@@ -7,10 +7,14 @@
 #define RELAYMAIL_DELIVER_H
 
 #include "config.h"
+#include "conn.h"
 #include "credentials.h"
 #include "envelope.h"
 #include "message.h"
 #include "smtp.h"
+
+/* Connect (TCP, and TLS for implicit TLS) to the account's relay. */
+bool deliver_connect(const struct account *acct, bool verbose, struct conn *c, struct result *r);
 
 bool deliver(const struct account *acct, const struct secret *secret,
 	     const struct envelope *env, const struct message *msg, bool verbose,

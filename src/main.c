@@ -25,6 +25,7 @@
 #include "deliver.h"
 #include "server.h"
 #include "options.h"
+#include "queue.h"
 #include "result.h"
 #include "smtp.h"
 
@@ -65,6 +66,40 @@ static int exit_status(const struct options *opts, const struct result *r)
 	return opts->error_mode == ERRORS_BERKNET ? 0 : result_exitcode(r->cls);
 }
 
+/* No message is lost: a temporary failure goes to the queue (and counts as
+ * success, as sendmail's callers expect); anything else is kept in the
+ * failed-mail store, and the error line says where. */
+static void keep_message(const struct options *opts, const struct account *acct,
+			 const struct envelope *env, const struct message *msg, struct result *r)
+{
+	char queue_dir[PATH_MAX], failed_dir[PATH_MAX], id[QUEUE_ID_MAX], kept[PATH_MAX];
+	struct result store;
+
+	result_clear(&store);
+	queue_paths(acct, queue_dir, failed_dir, sizeof queue_dir, &store);
+	if (r->cls == RESULT_TEMPFAIL && acct->queue) {
+		if (queue_store(queue_dir, acct, env, msg, r->msg, id, sizeof id, &store)) {
+			if (opts->error_mode != ERRORS_QUIET)
+				log_warn(_("%s; message queued as %s, relaymail -q will retry"), r->msg, id);
+			else
+				log_info("%s; message queued as %s", r->msg, id);
+			result_clear(r);
+			return;
+		}
+		log_error(_("cannot queue the message: %s"), store.msg);
+	}
+	if (queue_keep_failed(failed_dir, env, msg, r->msg, kept, sizeof kept, &store)) {
+		char note[PATH_MAX + 32];
+
+		snprintf(note, sizeof note, _("message kept in %s"), kept);
+		/* "<reason>; message kept in <file>" on one line */
+		strncat(r->msg, "; ", sizeof r->msg - strlen(r->msg) - 1);
+		strncat(r->msg, note, sizeof r->msg - strlen(r->msg) - 1);
+	} else {
+		log_error(_("cannot keep the message: %s"), store.msg);
+	}
+}
+
 static int run_send(const struct options *opts)
 {
 	struct config cfg;
@@ -84,10 +119,38 @@ static int run_send(const struct options *opts)
 	    envelope_build(opts, &acct, &msg, &env, &r) &&
 	    credentials_get(&acct, &secret, &r))
 		deliver(&acct, &secret, &env, &msg, opts->verbose, &outcome, &r);
+	if (r.cls != RESULT_OK && msg.spool_fd >= 0 && env.sender != NULL)
+		keep_message(opts, &acct, &env, &msg, &r);
 	report_failure(opts, &r);
 	secret_wipe(&secret);
 	envelope_free(&env);
 	message_free(&msg);
+	config_free(&cfg);
+	return exit_status(opts, &r);
+}
+
+/* -bp/mailq lists, -q/--flush delivers.  Listing works without any
+ * configuration (the default directory); flushing needs the accounts. */
+static int run_queue(const struct options *opts)
+{
+	char queue_dir[PATH_MAX], failed_dir[PATH_MAX];
+	struct config cfg;
+	struct account acct;
+	struct result r;
+	bool have_account;
+
+	result_clear(&r);
+	config_init(&cfg);
+	have_account = load_account(opts, &cfg, &acct, &r);
+	if (have_account || opts->mode == MODE_LIST_QUEUE) {
+		result_clear(&r);
+		queue_paths(have_account ? &acct : NULL, queue_dir, failed_dir, sizeof queue_dir, &r);
+		if (opts->mode == MODE_LIST_QUEUE)
+			queue_list(queue_dir, &r);
+		else
+			queue_flush(&cfg, queue_dir, opts->flush_all, opts->verbose, &r);
+	}
+	report_failure(opts, &r);
 	config_free(&cfg);
 	return exit_status(opts, &r);
 }
@@ -184,11 +247,9 @@ int main(int argc, char **argv)
 	case MODE_SMTP_SERVER:
 		return run_server(&opts);
 	case MODE_LIST_QUEUE:
-		/* There is no queue yet: every message is relayed at once. */
-		puts(_("Mail queue is empty"));
-		return 0;
-	case MODE_NEWALIASES:
 	case MODE_FLUSH_QUEUE:
+		return run_queue(&opts);
+	case MODE_NEWALIASES:
 	case MODE_NOTHING:
 		return 0;
 	case MODE_SEND:

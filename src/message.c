@@ -524,9 +524,70 @@ bool message_add_header(struct message *msg, const char *name, const char *value
 	return true;
 }
 
+static bool write_all(int fd, const char *p, size_t n, struct result *r)
+{
+	while (n > 0) {
+		ssize_t w = write(fd, p, n);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0)
+			return result_fail(r, RESULT_CANTCREAT, _("cannot write: %s"), strerror(errno));
+		p += w;
+		n -= (size_t)w;
+	}
+	return true;
+}
+
+bool message_write_content(const struct message *msg, int fd, struct result *r)
+{
+	char *buf;
+	off_t off = 0;
+	bool ok = true;
+
+	for (size_t i = 0; !msg->preformatted && ok && i < msg->n_headers; i++) {
+		if (!msg->headers[i].omit)
+			ok = write_all(fd, msg->headers[i].text, msg->headers[i].len, r);
+	}
+	if (!ok || (!msg->preformatted && !write_all(fd, "\r\n", 2, r)))
+		return false;
+	buf = malloc(READ_CHUNK);
+	if (buf == NULL)
+		return result_fail(r, RESULT_OSERR, _("out of memory"));
+	while (ok && off < msg->body_size) {
+		ssize_t n = pread(msg->spool_fd, buf, READ_CHUNK, off);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			ok = result_fail(r, RESULT_OSERR, _("cannot read the spool file"));
+		else
+			ok = write_all(fd, buf, (size_t)n, r);
+		off += n > 0 ? n : 0;
+	}
+	free(buf);
+	return ok;
+}
+
+bool message_adopt(int fd, bool eight_bit, struct message *msg, struct result *r)
+{
+	struct stat st;
+
+	memset(msg, 0, sizeof *msg);
+	msg->spool_fd = fd;
+	if (fstat(fd, &st) != 0) {
+		message_free(msg);
+		return result_fail(r, RESULT_OSERR, _("cannot stat a queue file: %s"), strerror(errno));
+	}
+	msg->body_size = st.st_size;
+	msg->eight_bit = eight_bit;
+	msg->preformatted = true;
+	return true;
+}
+
 off_t message_wire_size(const struct message *msg)
 {
-	off_t size = 2 + msg->body_size;
+	off_t size = (msg->preformatted ? 0 : 2) + msg->body_size;
 
 	for (size_t i = 0; i < msg->n_headers; i++) {
 		if (!msg->headers[i].omit)

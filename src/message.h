@@ -34,6 +34,7 @@ struct message {
 	size_t n_headers;
 	size_t cap_headers;
 	bool eight_bit;         /* a byte >= 0x80 in headers or body */
+	bool preformatted;      /* the spool holds the whole message (a queue entry) */
 };
 
 struct message_read_opts {
@@ -69,6 +70,15 @@ long message_find(const struct message *msg, const char *name, size_t start);
 /* Append "Name: value\r\n" to the header block. */
 bool message_add_header(struct message *msg, const char *name, const char *value,
 			struct result *r);
+
+/* Write the message as it goes on the wire, before dot-stuffing (headers
+ * that are not omitted, a blank line, the body) to fd.  RESULT_CANTCREAT on
+ * a write error. */
+bool message_write_content(const struct message *msg, int fd, struct result *r);
+
+/* Adopt fd (a complete message, e.g. a queue entry) as a preformatted
+ * message.  Takes ownership of fd, also on failure. */
+bool message_adopt(int fd, bool eight_bit, struct message *msg, struct result *r);
 
 /* Bytes that go on the wire before dot-stuffing: headers, blank line, body. */
 off_t message_wire_size(const struct message *msg);

@@ -11,7 +11,7 @@
 
 enum {
 	OPT_CONFIG = 256, OPT_ACCOUNT, OPT_VERSION, OPT_HELP,
-	OPT_SET_PASSWORD, OPT_FORGET_PASSWORD, OPT_SHOW_CREDENTIAL,
+	OPT_SET_PASSWORD, OPT_FORGET_PASSWORD, OPT_SHOW_CREDENTIAL, OPT_FLUSH, OPT_FLUSH_ALL,
 };
 
 static const struct option long_options[] = {
@@ -22,6 +22,8 @@ static const struct option long_options[] = {
 	{ "set-password", required_argument, NULL, OPT_SET_PASSWORD },
 	{ "forget-password", required_argument, NULL, OPT_FORGET_PASSWORD },
 	{ "show-credential-source", required_argument, NULL, OPT_SHOW_CREDENTIAL },
+	{ "flush", no_argument, NULL, OPT_FLUSH },
+	{ "flush-all", no_argument, NULL, OPT_FLUSH_ALL },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -204,6 +206,8 @@ static bool apply_long(struct options *opts, int c, char *arg)
 	case OPT_ACCOUNT: opts->account = arg; break;
 	case OPT_VERSION: opts->mode = MODE_VERSION; break;
 	case OPT_HELP: opts->mode = MODE_HELP; break;
+	case OPT_FLUSH: opts->mode = MODE_FLUSH_QUEUE; break;
+	case OPT_FLUSH_ALL: opts->mode = MODE_FLUSH_QUEUE; opts->flush_all = true; break;
 	default:
 		opts->mode = c == OPT_SET_PASSWORD ? MODE_SET_PASSWORD
 			     : c == OPT_FORGET_PASSWORD ? MODE_FORGET_PASSWORD : MODE_SHOW_CREDENTIAL;
@@ -279,6 +283,8 @@ static bool check_operands(struct options *opts, struct result *r)
 		return result_fail(r, RESULT_USAGE, _("listing the queue takes no recipient arguments"));
 	case MODE_NEWALIASES:
 		return result_fail(r, RESULT_USAGE, _("newaliases takes no recipient arguments"));
+	case MODE_FLUSH_QUEUE:
+		return result_fail(r, RESULT_USAGE, _("flushing the queue takes no recipient arguments"));
 	default:
 		return true;
 	}
@@ -316,7 +322,9 @@ void options_usage(const char *prog)
 		"  -N, -R, -V         DSN notify, return and envelope id (when the relay offers DSN)\n"
 		"  -oeq, -oee         error mode: quiet, or exit 0\n"
 		"  -bs                speak SMTP on standard input and output\n"
-		"  -bp, -bi, -q       list the queue, rebuild aliases (nothing to do), flush the queue\n"
+		"  -bp, -bi           list the queue; rebuild aliases (nothing to do)\n"
+		"  -q, --flush        deliver the queued messages that are due\n"
+		"      --flush-all    deliver every queued message now\n"
 		"  -v                 show the SMTP dialogue on standard error\n"
 		"      --config FILE  read FILE instead of the user configuration file\n"
 		"      --account NAME use account NAME\n"), stdout);

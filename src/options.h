@@ -25,7 +25,7 @@ enum run_mode {
 	MODE_SMTP_SERVER,       /* -bs */
 	MODE_LIST_QUEUE,        /* -bp, mailq */
 	MODE_NEWALIASES,        /* -bi, -I, newaliases */
-	MODE_FLUSH_QUEUE,       /* -q */
+	MODE_FLUSH_QUEUE,       /* -q, --flush: due entries; --flush-all: every entry */
 	MODE_NOTHING,           /* -q<interval>, -bh, -bH: accepted, exit 0 */
 };
 
@@ -44,6 +44,7 @@ struct options {
 	bool extract_recipients; /* -t */
 	bool ignore_dots;        /* -i, -oi */
 	bool verbose;            /* -v */
+	bool flush_all;          /* --flush-all: ignore the retry schedule */
 	bool body_8bit;          /* -B8BITMIME (or BINARYMIME) */
 	enum error_mode error_mode;
 	const char *dsn_notify;  /* -N: "NEVER" or a list of SUCCESS,FAILURE,DELAY as given */

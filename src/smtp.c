@@ -403,7 +403,7 @@ static bool send_content(struct smtp_session *s, const struct message *msg)
 		if (!msg->headers[i].omit)
 			ok = write_stuffed(s->c, &bol, msg->headers[i].text, msg->headers[i].len, s->r);
 	}
-	if (!ok || !conn_write(s->c, "\r\n", 2, s->r))
+	if (!ok || (!msg->preformatted && !conn_write(s->c, "\r\n", 2, s->r)))
 		return false;
 	if (s->c->verbose)
 		log_trace(">>>", "[message content]", 17);

@@ -1,0 +1,48 @@
+/* Durable queue for messages the relay could not take now, and the
+ * failed-mail store for messages that cannot be sent at all.
+ *
+ * The queue entry format is described at the top of queue.c.  Entries are
+ * written to a temporary name, fsynced, and renamed, so a crash leaves no
+ * entry or a complete one.  All paths and strings returned are owned by the
+ * caller.  Errors: RESULT_CANTCREAT (directory or file cannot be written),
+ * RESULT_OSERR.
+ */
+#ifndef RELAYMAIL_QUEUE_H
+#define RELAYMAIL_QUEUE_H
+
+#include <stddef.h>
+#include <time.h>
+
+#include "config.h"
+#include "envelope.h"
+#include "message.h"
+#include "result.h"
+
+#define QUEUE_ID_MAX 64
+
+/* The directories for an account: queue_dir / failed_dir, else under
+ * $XDG_STATE_HOME/relaymail (or ~/.local/state/relaymail), else, when the
+ * home directory is missing, not ours or web-served (/var/www, /srv),
+ * /var/tmp/relaymail-<uid>. */
+bool queue_paths(const struct account *acct, char *queue_dir, char *failed_dir, size_t size,
+		 struct result *r);
+
+/* Queue a message for a later relaymail -q.  id receives the entry name. */
+bool queue_store(const char *dir, const struct account *acct, const struct envelope *env,
+		 const struct message *msg, const char *last_error, char *id, size_t id_size,
+		 struct result *r);
+
+/* Keep a message that cannot be sent: <dir>/<id>.eml plus <id>.reason.
+ * path receives the .eml file name. */
+bool queue_keep_failed(const char *dir, const struct envelope *env, const struct message *msg,
+		       const char *reason, char *path, size_t path_size, struct result *r);
+
+/* -bp / mailq: one line per entry on stdout, or "Mail queue is empty". */
+bool queue_list(const char *dir, struct result *r);
+
+/* -q: deliver every due entry, one SMTP session per account.  Another flush
+ * holding the lock makes this return true at once.  verbose: the -v trace. */
+bool queue_flush(const struct config *cfg, const char *dir, bool force, bool verbose,
+		 struct result *r);
+
+#endif
