@@ -475,7 +475,9 @@ static int by_account_then_age(const void *a, const void *b)
 	const struct entry *x = a, *y = b;
 	int c = strcmp(x->account, y->account);
 
-	return c != 0 ? c : (x->created > y->created) - (x->created < y->created);
+	if (c == 0)
+		c = (x->created > y->created) - (x->created < y->created);
+	return c != 0 ? c : strcmp(x->id, y->id);
 }
 
 /* Every complete entry; damaged ones are reported and skipped. */
