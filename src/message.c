@@ -36,6 +36,7 @@ struct message_reader {
 	size_t line_len;
 	char *out;
 	size_t out_len;
+	size_t column;          /* of the spool's current output line */
 };
 
 static bool spool_flush(struct message_reader *rd)
@@ -73,6 +74,29 @@ static bool emit(struct message_reader *rd, const char *p, size_t n)
 	return true;
 }
 
+static bool emit_eol(struct message_reader *rd)
+{
+	rd->column = 0;
+	return emit(rd, "\r\n", 2);
+}
+
+/* RFC 5321 4.5.3.1.6: a text line is at most 998 characters.  Longer ones
+ * are folded with CRLF SP (as Postfix does) instead of being refused or cut. */
+static bool emit_content(struct message_reader *rd, const char *p, size_t n)
+{
+	while (rd->column + n > MESSAGE_MAX_LINE) {
+		size_t take = MESSAGE_MAX_LINE - rd->column;
+
+		if (!emit(rd, p, take) || !emit(rd, "\r\n ", 3))
+			return false;
+		rd->column = 1;
+		p += take;
+		n -= take;
+	}
+	rd->column += n;
+	return emit(rd, p, n);
+}
+
 /* RFC 5321 2.3.8 forbids a bare CR in SMTP data, and receivers that take
  * it for a line end are the SMTP smuggling vector: it becomes CRLF. */
 static bool emit_text(struct message_reader *rd, const char *p, size_t n)
@@ -82,12 +106,12 @@ static bool emit_text(struct message_reader *rd, const char *p, size_t n)
 	while ((cr = memchr(p, '\r', n)) != NULL) {
 		size_t before = (size_t)(cr - p);
 
-		if (!emit(rd, p, before) || !emit(rd, "\r\n", 2))
+		if (!emit_content(rd, p, before) || !emit_eol(rd))
 			return false;
 		p += before + 1;
 		n -= before + 1;
 	}
-	return emit(rd, p, n);
+	return emit_content(rd, p, n);
 }
 
 static bool emit_hold(struct message_reader *rd)
@@ -145,15 +169,15 @@ static bool body_line_end(struct message_reader *rd, const char *p, size_t n)
 			rd->finished = true;
 			return true;
 		}
-		return emit_text(rd, small, total) && emit(rd, "\r\n", 2);
+		return emit_text(rd, small, total) && emit_eol(rd);
 	}
 	if (n == 0) {
 		rd->hold_len = 0;       /* the held byte is the CR before LF */
-		return emit(rd, "\r\n", 2);
+		return emit_eol(rd);
 	}
 	if (p[n - 1] == '\r')
 		n--;
-	return emit_hold(rd) && emit_text(rd, p, n) && emit(rd, "\r\n", 2);
+	return emit_hold(rd) && emit_text(rd, p, n) && emit_eol(rd);
 }
 
 static bool looks_like_field(const char *line, size_t n, size_t *name_len)

@@ -19,6 +19,7 @@
 
 #define MESSAGE_MAX_HEADER_BYTES (256 * 1024)
 #define MESSAGE_MAX_HEADERS 1000
+#define MESSAGE_MAX_LINE 998    /* body lines are folded beyond it */
 
 struct header {
 	char *text;             /* "Name: value\r\n" incl. folded lines; owned */
