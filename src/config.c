@@ -232,6 +232,7 @@ static const struct key_spec key_table[] = {
 	{ "queue_dir",        KEY_QUEUE_DIR,        parse_path,     ACCOUNT_FIELD(queue_dir) },
 	{ "queue_lifetime",   KEY_QUEUE_LIFETIME,   parse_duration, ACCOUNT_FIELD(queue_lifetime) },
 	{ "failed_dir",       KEY_FAILED_DIR,       parse_path,     ACCOUNT_FIELD(failed_dir) },
+	{ "fallback",         KEY_FALLBACK,         parse_string,   ACCOUNT_FIELD(fallback) },
 	{ "from",             KEY_FROM,             parse_string,   ACCOUNT_FIELD(from) },
 	{ "domain",           KEY_DOMAIN,           parse_hostname, ACCOUNT_FIELD(domain) },
 	{ "timeout",          KEY_TIMEOUT,          parse_timeout,  ACCOUNT_FIELD(timeout) },
@@ -631,6 +632,7 @@ static void account_free_fields(struct account *a)
 	free(a->credential);
 	free(a->queue_dir);
 	free(a->failed_dir);
+	free(a->fallback);
 	free(a->from);
 	free(a->domain);
 	free(a->section_origin);

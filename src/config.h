@@ -26,7 +26,7 @@ enum account_key {
 	KEY_HOST, KEY_PORT, KEY_TLS, KEY_TLS_CA_FILE, KEY_TLS_VERIFY, KEY_AUTH,
 	KEY_USER, KEY_PASSWORD_COMMAND, KEY_PASSWORD_FILE, KEY_FROM, KEY_DOMAIN,
 	KEY_TIMEOUT, KEY_PASSWORD_SOURCE, KEY_CREDENTIAL, KEY_FROM_POLICY,
-	KEY_QUEUE, KEY_QUEUE_DIR, KEY_QUEUE_LIFETIME, KEY_FAILED_DIR, KEY_COUNT
+	KEY_QUEUE, KEY_QUEUE_DIR, KEY_QUEUE_LIFETIME, KEY_FAILED_DIR, KEY_FALLBACK, KEY_COUNT
 };
 
 #define CONFIG_DEFAULT_TIMEOUT 30
@@ -60,6 +60,7 @@ struct account {
 	char *queue_dir;
 	unsigned queue_lifetime;        /* seconds */
 	char *failed_dir;
+	char *fallback;                 /* account tried on a temporary failure */
 
 	/* Set by config_account_resolve(): the [aliases] table (borrowed). */
 	const struct alias *aliases;

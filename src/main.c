@@ -66,6 +66,45 @@ static int exit_status(const struct options *opts, const struct result *r)
 	return opts->error_mode == ERRORS_BERKNET ? 0 : result_exitcode(r->cls);
 }
 
+#define FALLBACK_CHAIN_MAX 8
+
+/* fallback = ACCOUNT: on a temporary failure (the relay has not taken the
+ * message) the next account of the chain is tried before queueing.  A
+ * permanent refusal never fails over, so nothing is sent twice. */
+static void try_fallbacks(const struct options *opts, const struct config *cfg,
+			  const struct account *first, const struct envelope *env,
+			  const struct message *msg, struct result *r)
+{
+	const char *next = first->fallback;
+	struct smtp_outcome outcome;
+
+	for (int hop = 0; next != NULL && r->cls == RESULT_TEMPFAIL; hop++) {
+		struct account alt;
+		struct secret secret = { NULL, 0 };
+		struct result attempt;
+
+		result_clear(&attempt);
+		if (hop == FALLBACK_CHAIN_MAX || strcmp(next, first->name) == 0) {
+			log_warn(_("fallback chain of account '%s' is too long or loops"), first->name);
+			return;
+		}
+		if (!config_account_resolve(cfg, next, &alt, &attempt) ||
+		    !credentials_get(&alt, &secret, &attempt)) {
+			log_warn(_("fallback account '%s' unusable: %s"), next, attempt.msg);
+			return;
+		}
+		log_warn(_("%s; trying fallback account '%s'"), r->msg, alt.name);
+		if (deliver(&alt, &secret, env, msg, opts->verbose, &outcome, &attempt))
+			result_clear(r);
+		else if (attempt.cls != RESULT_TEMPFAIL)
+			*r = attempt;   /* a permanent answer ends the chain */
+		else
+			snprintf(r->msg, sizeof r->msg, "%s", attempt.msg);
+		secret_wipe(&secret);
+		next = alt.fallback;
+	}
+}
+
 /* No message is lost: a temporary failure goes to the queue (and counts as
  * success, as sendmail's callers expect); anything else is kept in the
  * failed-mail store, and the error line says where. */
@@ -117,8 +156,9 @@ static int run_send(const struct options *opts)
 	if (load_account(opts, &cfg, &acct, &r) &&
 	    message_read(STDIN_FILENO, &read_opts, &msg, &r) &&
 	    envelope_build(opts, &acct, &msg, &env, &r) &&
-	    credentials_get(&acct, &secret, &r))
-		deliver(&acct, &secret, &env, &msg, opts->verbose, &outcome, &r);
+	    credentials_get(&acct, &secret, &r) &&
+	    !deliver(&acct, &secret, &env, &msg, opts->verbose, &outcome, &r))
+		try_fallbacks(opts, &cfg, &acct, &env, &msg, &r);
 	if (r.cls != RESULT_OK && msg.spool_fd >= 0 && env.sender != NULL)
 		keep_message(opts, &acct, &env, &msg, &r);
 	report_failure(opts, &r);

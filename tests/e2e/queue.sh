@@ -119,6 +119,34 @@ is "$(msg_count)" 100 "the flush delivered 100 messages"
 is "$(cat "$RELAY"/messages/*.eml | grep -c '^Subject: burst')" 100 "no message twice"
 is "$(cat "$RELAY"/messages/*.eml | grep '^Subject: burst' | sort -u | wc -l)" 100 "100 distinct messages"
 
+# Failover: a temporary failure tries the fallback account before queueing;
+# a permanent refusal does not (no duplicates).
+write_config "$T/conf" queue=yes fallback=backup
+cat >> "$T/conf" <<CONF
+
+[account backup]
+host = localhost
+port = $IMPLICIT_PORT
+tls = implicit
+tls_ca_file = $CERTS/ca.pem
+user = alice
+password_file = $PWFILE
+timeout = 5
+CONF
+faults '[{"step":"greeting","reply":"421 4.3.2 Shutting down","times":1}]'
+before=$(msg_count)
+mkmsg 40
+run_rm "$T/m40" --config "$T/conf" bob@example.org
+is "$RC" 0 "primary down: delivered through the fallback account"
+is "$(msg_count)" $((before + 1)) "failover: delivered once"
+is "$(json_field "$(last_json)" listener)" "implicit" "failover: the fallback account's relay took it"
+like "$ERR" "trying fallback account 'backup'" "failover: said on stderr"
+faults '[{"step":"mail","reply":"550 5.7.1 Not allowed"}]'
+run_rm "$T/m40" --config "$T/conf" bob@example.org
+is "$RC" 69 "permanent refusal: no failover (exit 69)"
+! printf '%s' "$ERR" | grep -q fallback; ok $? "permanent refusal: the fallback is not tried"
+faults ''
+
 # Leftovers of a crash: a .msg without .env is not an entry and is cleaned up.
 printf 'x' > "$QDIR/123.1.deadbeef.msg"; touch -d '2 hours ago' "$QDIR/123.1.deadbeef.msg"
 run_rm /dev/null --config "$T/conf" -bp
