@@ -15,6 +15,7 @@
 
 #include "config.h"
 #include "i18n.h"
+#include "providers.h"
 
 /* inih hands values over without line numbers; our reader counts lines so
  * every message can say file:line. */
@@ -233,6 +234,8 @@ static const struct key_spec key_table[] = {
 	{ "queue_lifetime",   KEY_QUEUE_LIFETIME,   parse_duration, ACCOUNT_FIELD(queue_lifetime) },
 	{ "failed_dir",       KEY_FAILED_DIR,       parse_path,     ACCOUNT_FIELD(failed_dir) },
 	{ "fallback",         KEY_FALLBACK,         parse_string,   ACCOUNT_FIELD(fallback) },
+	{ "provider",         KEY_PROVIDER,         parse_string,   ACCOUNT_FIELD(provider) },
+	{ "region",           KEY_REGION,           parse_string,   ACCOUNT_FIELD(region) },
 	{ "from",             KEY_FROM,             parse_string,   ACCOUNT_FIELD(from) },
 	{ "domain",           KEY_DOMAIN,           parse_hostname, ACCOUNT_FIELD(domain) },
 	{ "timeout",          KEY_TIMEOUT,          parse_timeout,  ACCOUNT_FIELD(timeout) },
@@ -617,6 +620,8 @@ bool config_account_resolve(const struct config *cfg, const char *name,
 	out->aliases = cfg->aliases;
 	out->n_aliases = cfg->n_aliases;
 	inherit_defaults(out, &cfg->defaults);
+	if (!providers_apply(out, out->preset_host, sizeof out->preset_host, r))
+		return false;
 	apply_builtin_defaults(out);
 	return validate_account(out, r);
 }
@@ -633,6 +638,8 @@ static void account_free_fields(struct account *a)
 	free(a->queue_dir);
 	free(a->failed_dir);
 	free(a->fallback);
+	free(a->provider);
+	free(a->region);
 	free(a->from);
 	free(a->domain);
 	free(a->section_origin);

@@ -26,7 +26,8 @@ enum account_key {
 	KEY_HOST, KEY_PORT, KEY_TLS, KEY_TLS_CA_FILE, KEY_TLS_VERIFY, KEY_AUTH,
 	KEY_USER, KEY_PASSWORD_COMMAND, KEY_PASSWORD_FILE, KEY_FROM, KEY_DOMAIN,
 	KEY_TIMEOUT, KEY_PASSWORD_SOURCE, KEY_CREDENTIAL, KEY_FROM_POLICY,
-	KEY_QUEUE, KEY_QUEUE_DIR, KEY_QUEUE_LIFETIME, KEY_FAILED_DIR, KEY_FALLBACK, KEY_COUNT
+	KEY_QUEUE, KEY_QUEUE_DIR, KEY_QUEUE_LIFETIME, KEY_FAILED_DIR, KEY_FALLBACK,
+	KEY_PROVIDER, KEY_REGION, KEY_COUNT
 };
 
 #define CONFIG_DEFAULT_TIMEOUT 30
@@ -61,6 +62,9 @@ struct account {
 	unsigned queue_lifetime;        /* seconds */
 	char *failed_dir;
 	char *fallback;                 /* account tried on a temporary failure */
+	char *provider;                 /* preset name (providers.c) */
+	char *region;                   /* SES / Mailgun / Zoho endpoint */
+	char preset_host[128];          /* host built by the preset */
 
 	/* Set by config_account_resolve(): the [aliases] table (borrowed). */
 	const struct alias *aliases;

@@ -25,6 +25,7 @@
 #include "deliver.h"
 #include "server.h"
 #include "options.h"
+#include "providers.h"
 #include "queue.h"
 #include "result.h"
 #include "smtp.h"
@@ -49,15 +50,23 @@ static const char *spool_dir(void)
 	return dir != NULL && *dir != '\0' ? dir : "/tmp";
 }
 
-/* -oeq keeps stderr quiet; syslog always gets the line. */
-static void report_failure(const struct options *opts, const struct result *r)
+/* -oeq keeps stderr quiet; syslog always gets the line.  A known failure
+ * of a known relay gets one line of advice. */
+static void report_failure(const struct options *opts, const struct account *acct,
+			   const struct result *r)
 {
+	const char *hint;
+
 	if (r->cls == RESULT_OK)
 		return;
-	if (opts->error_mode == ERRORS_QUIET)
+	hint = acct ? providers_hint(acct, r->msg) : NULL;
+	if (opts->error_mode == ERRORS_QUIET) {
 		log_error_quiet("%s", r->msg);
-	else
-		log_error("%s", r->msg);
+		return;
+	}
+	log_error("%s", r->msg);
+	if (hint != NULL)
+		log_error("%s", hint);
 }
 
 /* -oee (BerkNet): sendmail's finis() reports success whatever happened. */
@@ -142,7 +151,7 @@ static void keep_message(const struct options *opts, const struct account *acct,
 static int run_send(const struct options *opts)
 {
 	struct config cfg;
-	struct account acct;
+	struct account acct = { 0 };
 	struct message msg = { .spool_fd = -1 };
 	struct envelope env = { 0 };
 	struct secret secret = { NULL, 0 };
@@ -161,7 +170,7 @@ static int run_send(const struct options *opts)
 		try_fallbacks(opts, &cfg, &acct, &env, &msg, &r);
 	if (r.cls != RESULT_OK && msg.spool_fd >= 0 && env.sender != NULL)
 		keep_message(opts, &acct, &env, &msg, &r);
-	report_failure(opts, &r);
+	report_failure(opts, acct.name ? &acct : NULL, &r);
 	secret_wipe(&secret);
 	envelope_free(&env);
 	message_free(&msg);
@@ -175,7 +184,7 @@ static int run_queue(const struct options *opts)
 {
 	char queue_dir[PATH_MAX], failed_dir[PATH_MAX];
 	struct config cfg;
-	struct account acct;
+	struct account acct = { 0 };
 	struct result r;
 	bool have_account;
 
@@ -190,7 +199,7 @@ static int run_queue(const struct options *opts)
 		else
 			queue_flush(&cfg, queue_dir, opts->flush_all, opts->verbose, &r);
 	}
-	report_failure(opts, &r);
+	report_failure(opts, acct.name ? &acct : NULL, &r);
 	config_free(&cfg);
 	return exit_status(opts, &r);
 }
@@ -199,7 +208,7 @@ static int run_queue(const struct options *opts)
 static int run_server(const struct options *opts)
 {
 	struct config cfg;
-	struct account acct;
+	struct account acct = { 0 };
 	struct result r;
 	char shown[RESULT_MSG_MAX];
 
@@ -209,7 +218,7 @@ static int run_server(const struct options *opts)
 		server_refuse(STDOUT_FILENO, log_printable(shown, sizeof shown, r.msg, strlen(r.msg)));
 	else
 		server_run(opts, &acct, STDIN_FILENO, STDOUT_FILENO, &r);
-	report_failure(opts, &r);
+	report_failure(opts, acct.name ? &acct : NULL, &r);
 	config_free(&cfg);
 	return exit_status(opts, &r);
 }
@@ -218,7 +227,7 @@ static int run_server(const struct options *opts)
 static int run_credential_mode(const struct options *opts)
 {
 	struct config cfg;
-	struct account acct;
+	struct account acct = { 0 };
 	struct secret secret = { NULL, 0 };
 	struct result r;
 	char where[1024];

@@ -1,0 +1,183 @@
+#include "autoconfig.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include "i18n.h"
+#include "providers.h"
+
+struct preset {
+	const char *name;
+	const char *host;               /* "%s" is replaced by the region */
+	const char *default_region;
+	unsigned port;
+	enum tls_mode tls;
+	const char *user;               /* fixed user name, or NULL */
+};
+
+static const struct preset presets[] = {
+	/* https://www.twilio.com/docs/sendgrid/for-developers/sending-email/integrating-with-the-smtp-api
+	 * smtp.sendgrid.net, 587 STARTTLS (465 for TLS), user name "apikey". */
+	{ "sendgrid", "smtp.sendgrid.net", NULL, 587, TLS_MODE_STARTTLS, "apikey" },
+	/* https://docs.aws.amazon.com/ses/latest/dg/smtp-connect.html
+	 * email-smtp.<region>.amazonaws.com, STARTTLS on 587, SMTP credentials. */
+	{ "ses", "email-smtp.%s.amazonaws.com", "us-east-1", 587, TLS_MODE_STARTTLS, NULL },
+	/* https://documentation.mailgun.com/docs/mailgun/user-manual/sending-messages/send-smtp
+	 * smtp.mailgun.org (US) or smtp.eu.mailgun.org (EU), 587 STARTTLS. */
+	{ "mailgun", "smtp%s.mailgun.org", "us", 587, TLS_MODE_STARTTLS, NULL },
+	/* https://postmarkapp.com/developer/user-guide/send-email-with-smtp
+	 * smtp.postmarkapp.com, 587 STARTTLS; user and password are the server token. */
+	{ "postmark", "smtp.postmarkapp.com", NULL, 587, TLS_MODE_STARTTLS, NULL },
+	/* https://help.brevo.com/hc/en-us/articles/7924908994450 (SMTP relay)
+	 * smtp-relay.brevo.com, 587 STARTTLS, the account's SMTP login. */
+	{ "brevo", "smtp-relay.brevo.com", NULL, 587, TLS_MODE_STARTTLS, NULL },
+	/* https://support.google.com/a/answer/176600 (smtp.gmail.com, 587 TLS
+	 * or 465 SSL, an app password with 2-step verification). */
+	{ "gmail", "smtp.gmail.com", NULL, 587, TLS_MODE_STARTTLS, NULL },
+	/* https://learn.microsoft.com/exchange/mail-flow-best-practices/how-to-set-up-a-multifunction-device-or-application-to-send-email-using-microsoft-365-or-office-365
+	 * smtp.office365.com, 587 STARTTLS, SMTP AUTH enabled for the mailbox. */
+	{ "office365", "smtp.office365.com", NULL, 587, TLS_MODE_STARTTLS, NULL },
+	/* https://www.fastmail.help/hc/en-us/articles/1500000278342 (smtp.fastmail.com,
+	 * 465 SSL/TLS, an app password). */
+	{ "fastmail", "smtp.fastmail.com", NULL, 465, TLS_MODE_IMPLICIT, NULL },
+	/* https://www.zoho.com/mail/help/zoho-smtp.html (smtp.zoho.com, 465 SSL
+	 * or 587 TLS; smtp.zoho.eu for EU data centre accounts). */
+	{ "zoho", "smtp.zoho.%s", "com", 465, TLS_MODE_IMPLICIT, NULL },
+};
+
+const char *providers_names(void)
+{
+	return "sendgrid ses mailgun postmark brevo gmail office365 fastmail zoho";
+}
+
+static const struct preset *find(const char *name)
+{
+	for (size_t i = 0; i < sizeof presets / sizeof presets[0]; i++) {
+		if (strcasecmp(presets[i].name, name) == 0)
+			return &presets[i];
+	}
+	return NULL;
+}
+
+/* pattern with one "%s" replaced by value (no printf on data). */
+static void substitute(const char *pattern, const char *value, char *buf, size_t size)
+{
+	const char *mark = strstr(pattern, "%s");
+
+	snprintf(buf, size, "%.*s%s%s", (int)(mark - pattern), pattern, value, mark + 2);
+}
+
+static bool region_host(const struct preset *p, const char *region, char *buf, size_t size,
+			struct result *r)
+{
+	const char *reg = region ? region : p->default_region;
+
+	for (const char *c = reg; *c; c++) {
+		if (!((*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9') || *c == '-'))
+			return result_fail(r, RESULT_CONFIG, _("invalid region '%s'"), reg);
+	}
+	if (strcmp(p->name, "mailgun") == 0) {
+		if (strcmp(reg, "us") != 0 && strcmp(reg, "eu") != 0)
+			return result_fail(r, RESULT_CONFIG, _("mailgun region must be us or eu, not '%s'"), reg);
+		substitute(p->host, strcmp(reg, "eu") == 0 ? ".eu" : "", buf, size);
+	} else {
+		substitute(p->host, reg, buf, size);
+	}
+	return true;
+}
+
+bool providers_apply(struct account *acct, char *host_buf, size_t host_size, struct result *r)
+{
+	const struct preset *p;
+	bool has = false;
+
+	if (acct->provider == NULL)
+		return true;
+	p = find(acct->provider);
+	if (p == NULL)
+		return result_fail(r, RESULT_CONFIG, _("%s: unknown provider '%s' (known: %s)"),
+				   acct->origin[KEY_PROVIDER], acct->provider, providers_names());
+	if (!(acct->set_mask & (1u << KEY_HOST))) {
+		if (strchr(p->host, '%') != NULL) {
+			if (!region_host(p, acct->region, host_buf, host_size, r))
+				return false;
+		} else {
+			snprintf(host_buf, host_size, "%s", p->host);
+		}
+		acct->host = host_buf;
+		acct->set_mask |= 1u << KEY_HOST;
+	}
+	has = acct->set_mask & (1u << KEY_PORT);
+	if (!(acct->set_mask & (1u << KEY_TLS))) {
+		/* An explicit port 465 still means implicit TLS. */
+		acct->tls = has && acct->port == 465 ? TLS_MODE_IMPLICIT
+			    : has && acct->port == 587 ? TLS_MODE_STARTTLS : p->tls;
+		acct->set_mask |= 1u << KEY_TLS;
+	}
+	if (!has) {
+		acct->port = acct->tls == p->tls ? p->port : acct->tls == TLS_MODE_IMPLICIT ? 465 : 587;
+		acct->set_mask |= 1u << KEY_PORT;
+	}
+	if (!(acct->set_mask & (1u << KEY_USER)) && p->user != NULL) {
+		acct->user = (char *)p->user;
+		acct->set_mask |= 1u << KEY_USER;
+	}
+	return true;
+}
+
+struct hint {
+	const char *provider;           /* NULL: any relay */
+	const char *needle;             /* substring of the failure text */
+	const char *needle2;            /* second substring, or NULL */
+	const char *text;
+};
+
+static const struct hint hints[] = {
+	{ "sendgrid", "535", NULL,
+	  N_("hint: SendGrid's SMTP user name is literally 'apikey' and the password is the API key") },
+	{ "ses", "not verified", NULL,
+	  N_("hint: Amazon SES accepts only verified senders, and in the sandbox only verified recipients; verify the address or set from and from_policy = always") },
+	{ "ses", "535", NULL,
+	  N_("hint: Amazon SES needs SMTP credentials (not the IAM access key) created for the same region as the endpoint") },
+	{ "gmail", "5.7.9", NULL,
+	  N_("hint: Gmail requires an app password (Google account, Security, App passwords) with 2-step verification") },
+	{ "gmail", "534", NULL,
+	  N_("hint: Gmail requires an app password (Google account, Security, App passwords) with 2-step verification") },
+	{ "office365", "5.7.139", NULL,
+	  N_("hint: SMTP AUTH is disabled for this Microsoft 365 mailbox or tenant; an administrator must enable Authenticated SMTP") },
+	{ "office365", "5.7.3", NULL,
+	  N_("hint: SMTP AUTH is disabled for this Microsoft 365 mailbox or tenant; an administrator must enable Authenticated SMTP") },
+	{ NULL, "550", "sender",
+	  N_("hint: the relay does not accept this sender; set from to a verified address and from_policy = always") },
+};
+
+const char *providers_hint(const struct account *acct, const char *failure)
+{
+	const char *provider = acct && acct->provider ? acct->provider : "";
+
+	/* A known host counts as its provider even without provider =. */
+	if (acct && acct->host && !*provider) {
+		if (strcasestr(acct->host, "sendgrid.net"))
+			provider = "sendgrid";
+		else if (strcasestr(acct->host, "amazonaws.com"))
+			provider = "ses";
+		else if (strcasestr(acct->host, "gmail.com"))
+			provider = "gmail";
+		else if (strcasestr(acct->host, "office365.com") || strcasestr(acct->host, "outlook.com"))
+			provider = "office365";
+	}
+	for (size_t i = 0; i < sizeof hints / sizeof hints[0]; i++) {
+		const struct hint *h = &hints[i];
+
+		if (h->provider && strcasecmp(h->provider, provider) != 0)
+			continue;
+		if (!strcasestr(failure, h->needle) || (h->needle2 && !strcasestr(failure, h->needle2)))
+			continue;
+		if (strcmp(provider, "sendgrid") == 0 && acct->user && strcmp(acct->user, "apikey") == 0 &&
+		    strcmp(h->needle, "535") == 0)
+			continue;       /* the user name is right: the key is wrong */
+		return _(h->text);
+	}
+	return NULL;
+}
