@@ -26,6 +26,7 @@ struct parse_ctx {
 	int line;
 	int section_line;
 	bool line_too_long;
+	int fail_line;
 	char current_section[128];
 	struct account *current;        /* NULL until a known section */
 	bool in_aliases;                /* [aliases] */
@@ -55,6 +56,7 @@ static bool fail_at(struct parse_ctx *ctx, const char *fmt, ...)
 	vsnprintf(text, sizeof text, fmt, ap);
 	va_end(ap);
 	ctx->failed = true;
+	ctx->fail_line = ctx->line;
 	return result_fail(ctx->r, RESULT_CONFIG, "%s:%d: %s", ctx->path, ctx->line, text);
 }
 
@@ -215,6 +217,19 @@ static bool parse_path(const char *value, void *field, struct parse_ctx *ctx)
 	return parse_string(value, field, ctx);
 }
 
+static bool parse_log_format(const char *value, void *field, struct parse_ctx *ctx)
+{
+	bool *json = field;
+
+	if (strcasecmp(value, "text") == 0)
+		*json = false;
+	else if (strcasecmp(value, "json") == 0)
+		*json = true;
+	else
+		return fail_at(ctx, _("invalid log_format '%s' (expected text or json)"), value);
+	return true;
+}
+
 #define ACCOUNT_FIELD(f) offsetof(struct account, f), sizeof(((struct account *)0)->f)
 static const struct key_spec key_table[] = {
 	{ "host",             KEY_HOST,             parse_hostname, ACCOUNT_FIELD(host) },
@@ -236,6 +251,8 @@ static const struct key_spec key_table[] = {
 	{ "fallback",         KEY_FALLBACK,         parse_string,   ACCOUNT_FIELD(fallback) },
 	{ "provider",         KEY_PROVIDER,         parse_string,   ACCOUNT_FIELD(provider) },
 	{ "region",           KEY_REGION,           parse_string,   ACCOUNT_FIELD(region) },
+	{ "log_file",         KEY_LOG_FILE,         parse_path,     ACCOUNT_FIELD(log_file) },
+	{ "log_format",       KEY_LOG_FORMAT,       parse_log_format, ACCOUNT_FIELD(log_json) },
 	{ "from",             KEY_FROM,             parse_string,   ACCOUNT_FIELD(from) },
 	{ "domain",           KEY_DOMAIN,           parse_hostname, ACCOUNT_FIELD(domain) },
 	{ "timeout",          KEY_TIMEOUT,          parse_timeout,  ACCOUNT_FIELD(timeout) },
@@ -417,8 +434,6 @@ static int on_ini_value(void *user, const char *section, const char *name, const
 
 	if (ctx->failed)
 		return 0;
-	if (ctx->line_too_long)
-		return fail_at(ctx, _("line too long")), 0;
 	if (strcmp(section, ctx->current_section) != 0 ||
 	    (ctx->current == NULL && !ctx->in_aliases)) {
 		if (!enter_section(ctx, section))
@@ -439,8 +454,11 @@ static char *read_ini_line(char *str, int num, void *stream)
 		return NULL;
 	ctx->line++;
 	len = strlen(str);
-	if (len > 0 && str[len - 1] != '\n' && !feof(ctx->file))
+	if (len > 0 && str[len - 1] != '\n' && !feof(ctx->file)) {
+		/* inih reads at most num bytes a line: stop here, say where. */
 		ctx->line_too_long = true;
+		return NULL;
+	}
 	for (p = str; *p == ' ' || *p == '\t'; p++)
 		;
 	if (*p == '[')
@@ -485,9 +503,12 @@ bool config_load_file(struct config *cfg, const char *path, bool required, struc
 	for (size_t i = 0; i < cfg->n_accounts; i++)
 		cfg->accounts[i].file_mask = 0;
 	rc = ini_parse_stream(read_ini_line, &ctx, on_ini_value, &ctx);
-	if (rc > 0 && !ctx.failed) {
+	/* inih goes on after a syntax error: report whichever came first. */
+	if (rc > 0 && (!ctx.failed || rc < ctx.fail_line)) {
 		ctx.line = rc;
 		fail_at(&ctx, _("syntax error"));
+	} else if (ctx.line_too_long && !ctx.failed) {
+		fail_at(&ctx, _("line too long (at most %d characters)"), INI_MAX_LINE - 2);
 	} else if (rc < 0 && !ctx.failed) {
 		result_fail(r, RESULT_CONFIG, _("%s: cannot read"), path);
 	}
@@ -639,6 +660,7 @@ static void account_free_fields(struct account *a)
 	free(a->failed_dir);
 	free(a->fallback);
 	free(a->provider);
+	free(a->log_file);
 	free(a->region);
 	free(a->from);
 	free(a->domain);

@@ -27,7 +27,7 @@ enum account_key {
 	KEY_USER, KEY_PASSWORD_COMMAND, KEY_PASSWORD_FILE, KEY_FROM, KEY_DOMAIN,
 	KEY_TIMEOUT, KEY_PASSWORD_SOURCE, KEY_CREDENTIAL, KEY_FROM_POLICY,
 	KEY_QUEUE, KEY_QUEUE_DIR, KEY_QUEUE_LIFETIME, KEY_FAILED_DIR, KEY_FALLBACK,
-	KEY_PROVIDER, KEY_REGION, KEY_COUNT
+	KEY_PROVIDER, KEY_REGION, KEY_LOG_FILE, KEY_LOG_FORMAT, KEY_COUNT
 };
 
 #define CONFIG_DEFAULT_TIMEOUT 30
@@ -65,6 +65,8 @@ struct account {
 	char *provider;                 /* preset name (providers.c) */
 	char *region;                   /* SES / Mailgun / Zoho endpoint */
 	char preset_host[128];          /* host built by the preset */
+	char *log_file;
+	bool log_json;                  /* log_format = json */
 
 	/* Set by config_account_resolve(): the [aliases] table (borrowed). */
 	const struct alias *aliases;

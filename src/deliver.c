@@ -1,6 +1,5 @@
 #include "autoconfig.h"
 
-#include <stdint.h>
 #include <string.h>
 #include <time.h>
 
@@ -27,25 +26,27 @@ bool deliver_connect(const struct account *acct, bool verbose, struct conn *c, s
 	return acct->tls != TLS_MODE_IMPLICIT || conn_starttls(c, &tls, r);
 }
 
-static void log_delivery(const struct account *acct, const struct envelope *env,
-			 const struct message *msg, const struct smtp_outcome *out,
-			 const struct timespec *start)
+static void log_delivery(struct eventlog *log, const struct account *acct,
+			 const struct envelope *env, const struct message *msg,
+			 const struct smtp_outcome *out, const struct timespec *start)
 {
 	struct timespec end;
-	long ms;
+	char id[256];
+	struct event e = {
+		.kind = "sent", .env = env, .acct = acct, .tls = out->tls,
+		.auth = out->auth_mechanism, .size = (long long)message_wire_size(msg),
+		.reply = out->final_reply,
+	};
 
 	clock_gettime(CLOCK_MONOTONIC, &end);
-	ms = (end.tv_sec - start->tv_sec) * 1000 + (end.tv_nsec - start->tv_nsec) / 1000000;
-	log_info("sent from=<%s> rcpts=%zu first=<%s> account=%s relay=%s:%u tls=%s auth=%s size=%jd ms=%ld reply=%s",
-		 env->sender, env->recipients.n, env->recipients.items[0], acct->name, acct->host,
-		 acct->port, out->tls[0] ? out->tls : "none",
-		 out->auth_mechanism ? out->auth_mechanism : "none",
-		 (intmax_t)message_wire_size(msg), ms, out->final_reply);
+	e.duration_ms = (end.tv_sec - start->tv_sec) * 1000 + (end.tv_nsec - start->tv_nsec) / 1000000;
+	e.message_id = message_id(msg, id, sizeof id);
+	eventlog_write(log, &e);
 }
 
 bool deliver(const struct account *acct, const struct secret *secret,
 	     const struct envelope *env, const struct message *msg, bool verbose,
-	     struct smtp_outcome *out, struct result *r)
+	     struct eventlog *log, struct smtp_outcome *out, struct result *r)
 {
 	struct conn c = { .fd = -1 };
 	struct timespec start;
@@ -59,6 +60,6 @@ bool deliver(const struct account *acct, const struct secret *secret,
 	ok = deliver_connect(acct, verbose, &c, r) && smtp_submit(&c, acct, secret, env, msg, out, r);
 	conn_close(&c);
 	if (ok)
-		log_delivery(acct, env, msg, out, &start);
+		log_delivery(log, acct, env, msg, out, &start);
 	return ok;
 }

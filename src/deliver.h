@@ -10,6 +10,7 @@
 #include "conn.h"
 #include "credentials.h"
 #include "envelope.h"
+#include "eventlog.h"
 #include "message.h"
 #include "smtp.h"
 
@@ -18,6 +19,6 @@ bool deliver_connect(const struct account *acct, bool verbose, struct conn *c, s
 
 bool deliver(const struct account *acct, const struct secret *secret,
 	     const struct envelope *env, const struct message *msg, bool verbose,
-	     struct smtp_outcome *out, struct result *r);
+	     struct eventlog *log, struct smtp_outcome *out, struct result *r);
 
 #endif

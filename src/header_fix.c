@@ -44,6 +44,7 @@ struct rewrite {
 	size_t copied;
 	struct growbuf out;
 	bool changed;
+	bool single;            /* From, Sender: one mailbox only */
 };
 
 /* Inside <...> only one address fits. */
@@ -68,7 +69,7 @@ static bool rewrite_one(const char *addr, size_t start, size_t len, void *data, 
 		       result_fail(r, RESULT_OSERR, _("out of memory"));
 	ok = envelope_expand_address(rw->acct, addr, rw->domain, &expanded, r);
 	for (size_t i = 0; ok && i < expanded.n; i++) {
-		if (i > 0 && in_angle(rw->value, start))
+		if (i > 0 && (rw->single || in_angle(rw->value, start)))
 			break;
 		ok = (i == 0 || put(&rw->out, ", ", 2)) &&
 		     put(&rw->out, expanded.items[i], strlen(expanded.items[i]));
@@ -95,6 +96,7 @@ static bool replace_value(struct header *h, const char *text, size_t len, struct
 	memcpy(fresh + prefix + len, "\r\n", 3);
 	free(h->text);
 	h->text = fresh;
+	h->cap = 0;
 	h->len = prefix + len + 2;
 	return true;
 }
@@ -102,10 +104,13 @@ static bool replace_value(struct header *h, const char *text, size_t len, struct
 static bool fix_header(const struct account *acct, const char *domain, struct header *h,
 		       struct result *r)
 {
-	struct rewrite rw = { acct, domain, NULL, 0, { NULL, 0, 0 }, false };
+	struct rewrite rw = { acct, domain, NULL, 0, { NULL, 0, 0 }, false, false };
 	size_t len;
 	bool ok;
 
+	/* An alias to several addresses names one author: the first. */
+	rw.single = message_header_is(h, "From") || message_header_is(h, "Sender") ||
+		    message_header_is(h, "Resent-From") || message_header_is(h, "Resent-Sender");
 	rw.value = message_header_value(h, &len);
 	ok = rfc5322_scan_address_list(rw.value, len, rewrite_one, &rw, r);
 	if (ok && rw.changed)
@@ -272,7 +277,8 @@ static bool encode_header(struct header *h, struct result *r)
 	if (encoded == NULL)
 		goto out;
 	encoded[0] = ' ';
-	ok = rfc5322_encode_words(plain.data ? plain.data : "", plain.len, encoded, size, &len) &&
+	ok = rfc5322_encode_words(plain.data ? plain.data : "", plain.len, h->name_len + 2, encoded,
+				  size, &len) &&
 	     replace_value(h, encoded, len, r);
 out:
 	free(plain.data);
@@ -354,6 +360,7 @@ bool header_fix_fold(struct message *msg, struct result *r)
 		}
 		free(h->text);
 		h->text = out.data;
+		h->cap = 0;
 		h->len = out.len;
 	}
 	return true;

@@ -18,6 +18,7 @@
 #include "conn.h"
 #include "credentials.h"
 #include "envelope.h"
+#include "eventlog.h"
 #include "i18n.h"
 #include "keyring.h"
 #include "log.h"
@@ -82,7 +83,7 @@ static int exit_status(const struct options *opts, const struct result *r)
  * permanent refusal never fails over, so nothing is sent twice. */
 static void try_fallbacks(const struct options *opts, const struct config *cfg,
 			  const struct account *first, const struct envelope *env,
-			  const struct message *msg, struct result *r)
+			  const struct message *msg, struct eventlog *log, struct result *r)
 {
 	const char *next = first->fallback;
 	struct smtp_outcome outcome;
@@ -103,7 +104,7 @@ static void try_fallbacks(const struct options *opts, const struct config *cfg,
 			return;
 		}
 		log_warn(_("%s; trying fallback account '%s'"), r->msg, alt.name);
-		if (deliver(&alt, &secret, env, msg, opts->verbose, &outcome, &attempt))
+		if (deliver(&alt, &secret, env, msg, opts->verbose, log, &outcome, &attempt))
 			result_clear(r);
 		else if (attempt.cls != RESULT_TEMPFAIL)
 			*r = attempt;   /* a permanent answer ends the chain */
@@ -118,10 +119,17 @@ static void try_fallbacks(const struct options *opts, const struct config *cfg,
  * success, as sendmail's callers expect); anything else is kept in the
  * failed-mail store, and the error line says where. */
 static void keep_message(const struct options *opts, const struct account *acct,
-			 const struct envelope *env, const struct message *msg, struct result *r)
+			 const struct envelope *env, const struct message *msg,
+			 struct eventlog *log, struct result *r)
 {
 	char queue_dir[PATH_MAX], failed_dir[PATH_MAX], id[QUEUE_ID_MAX], kept[PATH_MAX];
+	char msgid[256];
 	struct result store;
+	struct event e = {
+		.kind = "failed", .env = env, .acct = acct,
+		.size = (long long)message_wire_size(msg), .reply = r->msg,
+		.message_id = message_id(msg, msgid, sizeof msgid),
+	};
 
 	result_clear(&store);
 	queue_paths(acct, queue_dir, failed_dir, sizeof queue_dir, &store);
@@ -129,13 +137,15 @@ static void keep_message(const struct options *opts, const struct account *acct,
 		if (queue_store(queue_dir, acct, env, msg, r->msg, id, sizeof id, &store)) {
 			if (opts->error_mode != ERRORS_QUIET)
 				log_warn(_("%s; message queued as %s, relaymail -q will retry"), r->msg, id);
-			else
-				log_info("%s; message queued as %s", r->msg, id);
+			e.kind = "queued";
+			e.queue_id = id;
+			eventlog_write(log, &e);
 			result_clear(r);
 			return;
 		}
 		log_error(_("cannot queue the message: %s"), store.msg);
 	}
+	eventlog_write(log, &e);
 	if (queue_keep_failed(failed_dir, env, msg, r->msg, kept, sizeof kept, &store)) {
 		char note[PATH_MAX + 32];
 
@@ -156,6 +166,7 @@ static int run_send(const struct options *opts)
 	struct envelope env = { 0 };
 	struct secret secret = { NULL, 0 };
 	struct smtp_outcome outcome;
+	struct eventlog log;
 	struct message_read_opts read_opts = { .ignore_dots = opts->ignore_dots };
 	struct result r;
 
@@ -163,13 +174,13 @@ static int run_send(const struct options *opts)
 	config_init(&cfg);
 	read_opts.spool_dir = spool_dir();
 	if (load_account(opts, &cfg, &acct, &r) &&
-	    message_read(STDIN_FILENO, &read_opts, &msg, &r) &&
+	    (eventlog_init(&log, &acct), message_read(STDIN_FILENO, &read_opts, &msg, &r)) &&
 	    envelope_build(opts, &acct, &msg, &env, &r) &&
 	    credentials_get(&acct, &secret, &r) &&
-	    !deliver(&acct, &secret, &env, &msg, opts->verbose, &outcome, &r))
-		try_fallbacks(opts, &cfg, &acct, &env, &msg, &r);
+	    !deliver(&acct, &secret, &env, &msg, opts->verbose, &log, &outcome, &r))
+		try_fallbacks(opts, &cfg, &acct, &env, &msg, &log, &r);
 	if (r.cls != RESULT_OK && msg.spool_fd >= 0 && env.sender != NULL)
-		keep_message(opts, &acct, &env, &msg, &r);
+		keep_message(opts, &acct, &env, &msg, &log, &r);
 	report_failure(opts, acct.name ? &acct : NULL, &r);
 	secret_wipe(&secret);
 	envelope_free(&env);
@@ -191,9 +202,12 @@ static int run_queue(const struct options *opts)
 	result_clear(&r);
 	config_init(&cfg);
 	have_account = load_account(opts, &cfg, &acct, &r);
-	if (have_account || opts->mode == MODE_LIST_QUEUE) {
+	/* Nothing queued, nothing to flush: no configuration needed (cron -q). */
+	queue_paths(have_account ? &acct : NULL, queue_dir, failed_dir, sizeof queue_dir, &r);
+	if (!have_account && opts->mode == MODE_FLUSH_QUEUE && queue_is_empty(queue_dir))
 		result_clear(&r);
-		queue_paths(have_account ? &acct : NULL, queue_dir, failed_dir, sizeof queue_dir, &r);
+	else if (have_account || opts->mode == MODE_LIST_QUEUE) {
+		result_clear(&r);
 		if (opts->mode == MODE_LIST_QUEUE)
 			queue_list(queue_dir, &r);
 		else

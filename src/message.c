@@ -234,9 +234,16 @@ static bool store_header_line(struct message_reader *rd, const char *line, size_
 	} else {
 		h = &msg->headers[msg->n_headers - 1];
 	}
-	text = realloc(h->text, h->len + n + 3);
-	if (text == NULL)
-		return result_fail(rd->r, RESULT_OSERR, _("out of memory"));
+	text = h->text;
+	if (h->len + n + 3 > h->cap) {
+		/* Doubling keeps a header of many folded lines linear. */
+		size_t cap = (h->len + n + 3) * 2;
+
+		text = realloc(h->text, cap);
+		if (text == NULL)
+			return result_fail(rd->r, RESULT_OSERR, _("out of memory"));
+		h->cap = cap;
+	}
 	memcpy(text + h->len, line, n);
 	/* A bare CR inside a header line would split it on the wire. */
 	for (char *cr = memchr(text + h->len, '\r', n); cr; cr = memchr(cr, '\r', (size_t)(text + h->len + n - cr)))
@@ -250,7 +257,7 @@ static bool store_header_line(struct message_reader *rd, const char *line, size_
 /* A complete line (LF removed) while still in the header block. */
 static bool header_line(struct message_reader *rd, const char *line, size_t n)
 {
-	size_t name_len;
+	size_t name_len, raw_len = n;
 	bool first = rd->first_line;
 
 	rd->first_line = false;
@@ -271,20 +278,33 @@ static bool header_line(struct message_reader *rd, const char *line, size_t n)
 		return store_header_line(rd, line, n, true, 0);
 	if (looks_like_field(line, n, &name_len))
 		return store_header_line(rd, line, n, false, name_len);
-	/* Not a header: the header block ended without a blank line. */
+	/* Not a header: the header block ended without a blank line.  The
+	 * body reader drops the CR before LF itself. */
 	rd->in_body = true;
-	return body_line_end(rd, line, n);
+	return body_line_end(rd, line, raw_len);
 }
 
 static bool header_bytes(struct message_reader *rd, const char *p, size_t n, bool line_end)
 {
 	size_t name_len, len;
 
+	char probe[256];
+	size_t probe_len;
+
 	rd->header_bytes += n + (line_end ? 1 : 0);
 	if (rd->header_bytes > MESSAGE_MAX_HEADER_BYTES) {
-		/* A huge first "line" that is no header is simply body text. */
+		/* The line so far, held and new bytes together, decides whether
+		 * it is a header: a huge first "line" that is none is body text. */
+		probe_len = rd->hline_len < sizeof probe ? rd->hline_len : sizeof probe;
+		memcpy(probe, rd->hline, probe_len);
+		if (probe_len < sizeof probe) {
+			size_t more = n < sizeof probe - probe_len ? n : sizeof probe - probe_len;
+
+			memcpy(probe + probe_len, p, more);
+			probe_len += more;
+		}
 		if (rd->msg->n_headers == 0 && rd->first_line &&
-		    !looks_like_field(rd->hline, rd->hline_len, &name_len)) {
+		    !looks_like_field(probe, probe_len, &name_len)) {
 			rd->in_body = true;
 			rd->first_line = false;
 			if (!body_partial(rd, rd->hline, rd->hline_len))
@@ -523,6 +543,24 @@ long message_find(const struct message *msg, const char *name, size_t start)
 			return (long)i;
 	}
 	return -1;
+}
+
+const char *message_id(const struct message *msg, char *buf, size_t size)
+{
+	long i = message_find(msg, "Message-ID", 0);
+	size_t len, o = 0;
+	const char *v;
+
+	buf[0] = '\0';
+	if (i < 0 || size == 0)
+		return buf;
+	v = message_header_value(&msg->headers[i], &len);
+	for (size_t k = 0; k < len && o + 1 < size; k++) {
+		if (v[k] != ' ' && v[k] != '\t' && v[k] != '\r' && v[k] != '\n')
+			buf[o++] = v[k];
+	}
+	buf[o] = '\0';
+	return buf;
 }
 
 bool message_add_header(struct message *msg, const char *name, const char *value,

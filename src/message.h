@@ -1,7 +1,8 @@
 /* The message: read from stdin into a private spool, headers indexed.
  *
- * message_read() normalizes line endings (a CR before LF is dropped; every
- * line is stored with CRLF), keeps the header block in memory (bounded by
+ * message_read() normalizes line endings (a CR before LF is dropped, a bare
+ * CR becomes CRLF in the body and a space in a header, every line is stored
+ * with CRLF, body lines over MESSAGE_MAX_LINE are folded with CRLF SP), keeps the header block in memory (bounded by
  * MESSAGE_MAX_HEADER_BYTES and MESSAGE_MAX_HEADERS) and streams the body to
  * an unlinked 0600 file, so memory does not grow with message size.  The
  * struct message owns the spool descriptor and every header; free it with
@@ -24,6 +25,7 @@
 struct header {
 	char *text;             /* "Name: value\r\n" incl. folded lines; owned */
 	size_t len;
+	size_t cap;             /* allocated bytes of text (0: exactly len + 1) */
 	size_t name_len;        /* length of Name (without trailing blanks) */
 	bool omit;              /* not transmitted (Bcc:) */
 };
@@ -67,6 +69,10 @@ const char *message_header_value(const struct header *h, size_t *len);
 
 /* First header index >= start with this name, or -1. */
 long message_find(const struct message *msg, const char *name, size_t start);
+
+/* The Message-ID header's value, unfolded and trimmed, into buf ("" when
+ * there is none). */
+const char *message_id(const struct message *msg, char *buf, size_t size);
 
 /* Append "Name: value\r\n" to the header block. */
 bool message_add_header(struct message *msg, const char *name, const char *value,

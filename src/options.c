@@ -300,7 +300,7 @@ bool options_parse(int argc, char **argv, struct options *opts, struct result *r
 	if (argc > 0 && argv[0] != NULL)
 		mode_from_program_name(opts, argv[0]);
 	opterr = 0;
-	optind = 1;
+	optind = 0;     /* 0, not 1: glibc then forgets the previous argv too */
 	while ((c = getopt_long(argc, argv, short_options, long_options, NULL)) != -1) {
 		if (!parse_one(opts, c, optarg, optopt, r))
 			return false;

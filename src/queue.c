@@ -8,6 +8,7 @@
  *   <id>.env  the envelope and state, UTF-8 text, one "key value" per line:
  *               version 1
  *               account NAME          domain DOMAIN (for EHLO)
+ *               message-id <ID>       (for the logs)
  *               sender ADDR           (empty value: the null sender <>)
  *               rcpt ADDR             (one line per recipient)
  *               body-8bit 0|1         needs-smtputf8 0|1     smtputf8 -1|0|1
@@ -42,6 +43,7 @@
 
 #include "credentials.h"
 #include "deliver.h"
+#include "eventlog.h"
 #include "i18n.h"
 #include "log.h"
 #include "queue.h"
@@ -207,6 +209,7 @@ struct entry {
 	long long created, next;
 	unsigned attempts;
 	char *last_error;
+	char *message_id;
 	off_t size;
 };
 
@@ -214,6 +217,7 @@ static void entry_free(struct entry *e)
 {
 	free(e->account);
 	free(e->last_error);
+	free(e->message_id);
 	for (size_t i = 0; i < 3; i++)
 		free(e->dsn[i]);
 	envelope_free(&e->env);
@@ -239,6 +243,8 @@ static char *format_meta(const struct entry *e)
 		return NULL;
 	fprintf(f, "version 1\n");
 	put_line(f, "account", e->account);
+	if (e->message_id)
+		put_line(f, "message-id", e->message_id);
 	put_line(f, "domain", e->env.domain);
 	put_line(f, "sender", e->env.sender);
 	for (size_t i = 0; i < e->env.recipients.n; i++)
@@ -273,6 +279,8 @@ static bool parse_meta_line(struct entry *e, const char *key, const char *value,
 		return set_string(&e->account, value);
 	if (strcmp(key, "domain") == 0)
 		return set_string(&e->env.domain, value);
+	if (strcmp(key, "message-id") == 0)
+		return set_string(&e->message_id, value);
 	if (strcmp(key, "sender") == 0)
 		return set_string(&e->env.sender, value);
 	if (strcmp(key, "rcpt") == 0)
@@ -404,6 +412,12 @@ bool queue_store(const char *dir, const struct account *acct, const struct envel
 	if (!make_id(e.id, sizeof e.id))
 		return result_fail(r, RESULT_OSERR, _("no random numbers"));
 	e.account = strdup(acct->name);
+	{
+		char msgid[256];
+
+		if (*message_id(msg, msgid, sizeof msgid))
+			e.message_id = strdup(msgid);
+	}
 	e.created = (long long)time(NULL);
 	e.attempts = 1;
 	e.next = e.created + backoff(1);
@@ -535,6 +549,23 @@ static void format_age(long long seconds, char *buf, size_t size)
 		snprintf(buf, size, "%lldd%02lldh", seconds / 86400, seconds % 86400 / 3600);
 }
 
+bool queue_is_empty(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	bool empty = true;
+
+	if (d == NULL)
+		return true;
+	while (empty && (de = readdir(d)) != NULL) {
+		size_t len = strlen(de->d_name);
+
+		empty = de->d_name[0] == '.' || len < 5 || strcmp(de->d_name + len - 4, ".env") != 0;
+	}
+	closedir(d);
+	return empty;
+}
+
 bool queue_list(const char *dir, struct result *r)
 {
 	struct entry_list list;
@@ -572,7 +603,19 @@ struct flush {
 	const char *dir;
 	bool force, verbose;
 	long long now;
+	struct eventlog log;    /* of the account being flushed */
 };
+
+static void queue_event(struct flush *fl, const char *kind, const struct account *acct,
+			const struct entry *e, const char *tls, const char *auth, const char *reply)
+{
+	struct event ev = {
+		.kind = kind, .queue_id = e->id, .message_id = e->message_id, .env = &e->env,
+		.acct = acct, .tls = tls, .auth = auth, .size = (long long)e->size, .reply = reply,
+	};
+
+	eventlog_write(&fl->log, &ev);
+}
 
 static void remove_entry(const char *dir, const char *id)
 {
@@ -615,6 +658,7 @@ static void fail_entry(struct flush *fl, const struct account *acct, struct entr
 		return;
 	}
 	message_free(&msg);
+	queue_event(fl, "failed", acct, e, NULL, NULL, reason);
 	remove_entry(fl->dir, e->id);
 	log_error(_("queue: %s to <%s> failed permanently: %s; message kept in %s"), e->id,
 		  e->env.recipients.items[0], reason, kept);
@@ -638,7 +682,7 @@ static void defer_entry(struct flush *fl, const struct account *acct, struct ent
 	set_string(&e->last_error, reason);
 	if (!save_meta(fl->dir, e, &r))
 		log_error(_("queue: cannot update %s: %s"), e->id, r.msg);
-	log_info("queue: %s deferred (attempt %u): %s", e->id, e->attempts, reason);
+	queue_event(fl, "deferred", acct, e, NULL, NULL, reason);
 }
 
 struct relay_link {
@@ -676,7 +720,10 @@ static void flush_account(struct flush *fl, struct entry *e, size_t n)
 	struct result r;
 
 	result_clear(&r);
-	if (!config_account_resolve(fl->cfg, e[0].account, &acct, &r) ||
+	eventlog_init(&fl->log, NULL);
+	if (config_account_resolve(fl->cfg, e[0].account, &acct, &r))
+		eventlog_init(&fl->log, &acct);
+	if (r.cls != RESULT_OK ||
 	    !credentials_get(&acct, &secret, &r)) {
 		for (size_t i = 0; i < n; i++)
 			defer_entry(fl, NULL, &e[i], r.msg);
@@ -702,9 +749,8 @@ static void flush_account(struct flush *fl, struct entry *e, size_t n)
 		}
 		if (smtp_send(link.session, &e[i].env, &msg, i + 1 == n, &out, &r)) {
 			remove_entry(fl->dir, e[i].id);
-			log_info("queue: %s delivered from=<%s> rcpts=%zu account=%s relay=%s reply=%s",
-				 e[i].id, e[i].env.sender, e[i].env.recipients.n, acct.name, acct.host,
-				 out.final_reply);
+			queue_event(fl, "delivered", &acct, &e[i], out.tls, out.auth_mechanism,
+				    out.final_reply);
 		} else if (r.cls == RESULT_TEMPFAIL) {
 			defer_entry(fl, &acct, &e[i], r.msg);
 		} else {
@@ -752,7 +798,8 @@ static void remove_strays(const char *dir, long long now)
 bool queue_flush(const struct config *cfg, const char *dir, bool force, bool verbose,
 		 struct result *r)
 {
-	struct flush fl = { cfg, dir, force, verbose, (long long)time(NULL) };
+	struct flush fl = { .cfg = cfg, .dir = dir, .force = force, .verbose = verbose,
+			    .now = (long long)time(NULL) };
 	struct entry_list list;
 	char lock_path[PATH_MAX];
 	size_t start = 0, kept = 0;

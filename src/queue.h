@@ -37,6 +37,9 @@ bool queue_store(const char *dir, const struct account *acct, const struct envel
 bool queue_keep_failed(const char *dir, const struct envelope *env, const struct message *msg,
 		       const char *reason, char *path, size_t path_size, struct result *r);
 
+/* Does dir hold no entry (or not exist)? */
+bool queue_is_empty(const char *dir);
+
 /* -bp / mailq: one line per entry on stdout, or "Mail queue is empty". */
 bool queue_list(const char *dir, struct result *r);
 

@@ -205,7 +205,10 @@ static bool build_addr_spec(const struct token *tok, size_t n, const struct sink
 
 	for (size_t i = 0; i < n; i++) {
 		const struct token *t = &tok[i];
-		bool word = t->type == T_WORD || (t->type == T_LITERAL && seen_at);
+		/* A domain literal is a whole domain, never one label of it. */
+		bool literal_domain = t->type == T_LITERAL && seen_at && i + 1 == n &&
+				      is_special(&tok[i - 1], '@');
+		bool word = t->type == T_WORD || literal_domain;
 
 		if (want_word != word)
 			return result_fail(r, RESULT_DATAERR, _("invalid address '%.*s'"),
@@ -418,24 +421,40 @@ static bool valid_utf8(const unsigned char *p, size_t len)
 /* RFC 2047 B-encoding in words of at most 75 characters, split only at
  * UTF-8 character boundaries.  Bytes that are not UTF-8 are declared
  * UNKNOWN-8BIT (RFC 1428) rather than guessed. */
-bool rfc5322_encode_words(const char *text, size_t total, char *buf, size_t size, size_t *len)
+bool rfc5322_encode_words(const char *text, size_t total, size_t first_column, char *buf,
+			  size_t size, size_t *len)
 {
-	const size_t chunk_max = 45;    /* 45 bytes -> 60 base64 chars + 12 */
 	bool utf8 = valid_utf8((const unsigned char *)text, total);
+	/* 75 characters per word: "=?UTF-8?B?" + "?=" leave 63 for base64,
+	 * 45 bytes; "=?UNKNOWN-8BIT?B?" + "?=" leave 56, 42 bytes. */
+	const size_t chunk_max = utf8 ? 45 : 42, overhead = utf8 ? 12 : 19;
+	/* RFC 2047 2: a line with encoded words is at most 76 characters, so
+	 * the first word is shorter by the header's own start of line. */
+	size_t first_room = first_column + overhead + 4 < 76 ? (76 - first_column - overhead) / 4 * 3 : 0;
 	size_t pos = 0;
 
+	bool fold_first = first_room < 3;       /* no room at all: start on a new line */
+
 	while (pos < total) {
-		size_t take = total - pos < chunk_max ? total - pos : chunk_max;
+		size_t limit = pos == 0 && !fold_first && first_room < chunk_max ? first_room : chunk_max;
+		size_t take = total - pos < limit ? total - pos : limit;
+		size_t whole = take;
 		gnutls_datum_t in, out;
 		int n;
 
 		while (utf8 && pos + take < total && ((unsigned char)text[pos + take] & 0xC0) == 0x80)
 			take--;
+		if (take == 0) {        /* one character wider than the room left */
+			take = whole;
+			while (pos + take < total && ((unsigned char)text[pos + take] & 0xC0) == 0x80)
+				take++;
+		}
 		in.data = (unsigned char *)(text + pos);
 		in.size = (unsigned)take;
 		if (gnutls_base64_encode2(&in, &out) < 0)
 			return false;
-		n = snprintf(buf + *len, size - *len, "%s=?%s?B?%.*s?=", pos ? "\r\n " : "",
+		n = snprintf(buf + *len, size - *len, "%s=?%s?B?%.*s?=",
+			     pos || fold_first ? "\r\n " : "",
 			     utf8 ? "UTF-8" : "UNKNOWN-8BIT", (int)out.size, out.data);
 		gnutls_free(out.data);
 		if (n < 0 || (size_t)n >= size - *len)
@@ -467,7 +486,7 @@ bool rfc5322_format_mailbox(const char *name, const char *addr, char *buf, size_
 			buf[len++] = *p;
 		}
 		buf[len++] = '"';
-	} else if (!rfc5322_encode_words(name, strlen(name), buf, size, &len)) {
+	} else if (!rfc5322_encode_words(name, strlen(name), 6 /* "From: " */, buf, size, &len)) {
 		return false;
 	}
 	n = snprintf(buf + len, size - len, " <%s>", addr);

@@ -55,9 +55,10 @@ bool rfc5322_format_message_id(time_t t, const unsigned char *random, size_t nra
 			       const char *domain, char *buf, size_t size);
 
 /* Append text as RFC 2047 encoded words ("=?UTF-8?B?...?=", folded with
- * CRLF SP, each at most 75 characters) at buf + *len.  false if buf is too
- * small. */
-bool rfc5322_encode_words(const char *text, size_t len, char *buf, size_t size, size_t *outlen);
+ * CRLF SP, each at most 75 characters, no line over 76 when the first word
+ * starts at first_column) at buf + *len.  false if buf is too small. */
+bool rfc5322_encode_words(const char *text, size_t len, size_t first_column, char *buf,
+			  size_t size, size_t *outlen);
 
 /* A mailbox for a From: header: "Display Name" <addr>, with the name
  * quoted, or RFC 2047-encoded when it is not ASCII.  Without a name just

@@ -36,6 +36,7 @@ struct server {
 	/* fetched once, for the first message that needs it */
 	struct secret secret;
 	bool have_secret;
+	struct eventlog log;
 };
 
 static void flush_out(struct server *s)
@@ -326,10 +327,17 @@ static void relay_message(struct server *s, struct message *msg)
 	opts.body_8bit = s->opts->body_8bit || s->body_8bit;
 	if (envelope_build(&opts, s->acct, msg, &env, &r) &&
 	    (s->have_secret || (s->have_secret = credentials_get(s->acct, &s->secret, &r))) &&
-	    deliver(s->acct, &s->secret, &env, msg, s->opts->verbose, &out, &r)) {
+	    deliver(s->acct, &s->secret, &env, msg, s->opts->verbose, &s->log, &out, &r)) {
 		reply(s, "250 2.0.0 Ok: relayed: %s", out.final_reply);
 	} else {
+		char id[256];
+		struct event e = { .kind = "failed", .env = &env, .acct = s->acct, .reply = r.msg,
+				   .size = (long long)message_wire_size(msg),
+				   .message_id = message_id(msg, id, sizeof id) };
+
 		log_error("%s", r.msg);
+		if (env.sender != NULL)
+			eventlog_write(&s->log, &e);
 		reply_failure(s, &out, &r);
 	}
 	envelope_free(&env);
@@ -434,6 +442,7 @@ bool server_run(const struct options *opts, const struct account *acct, int in_f
 	s->acct = acct;
 	s->in_fd = in_fd;
 	s->out_fd = out_fd;
+	eventlog_init(&s->log, acct);
 	reply(s, "220 %s ESMTP relaymail", greeting_domain(acct));
 	while (!s->out_broken && read_command(s, &too_long)) {
 		if (too_long)
