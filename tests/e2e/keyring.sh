@@ -95,12 +95,13 @@ fi
 
 # A bus without a Secret Service: clear error within the bound.
 kill "$_bus_pid"; sleep 0.2
-dbus-daemon --fork --nopidfile --config-file=/dev/stdin --print-address=1 --print-pid=1 >"$T/bus2.addr" 2>/dev/null <<'XML'
+cat > "$T/bare-bus.conf" <<XML
 <!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
  "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
-<busconfig><type>session</type><listen>unix:tmpdir=/tmp</listen><auth>EXTERNAL</auth>
+<busconfig><type>session</type><listen>unix:path=$T/bare-bus</listen><auth>EXTERNAL</auth>
 <policy context="default"><allow send_destination="*" eavesdrop="true"/><allow eavesdrop="true"/><allow own="*"/></policy></busconfig>
 XML
+dbus-daemon --fork --nopidfile --config-file="$T/bare-bus.conf" --print-address=1 --print-pid=1 >"$T/bus2.addr" 2>"$T/bus2.err"
 if [ -s "$T/bus2.addr" ]; then
 	export DBUS_SESSION_BUS_ADDRESS=$(sed -n 1p "$T/bus2.addr")
 	_pids="$_pids $(sed -n 2p "$T/bus2.addr")"
@@ -110,7 +111,7 @@ if [ -s "$T/bus2.addr" ]; then
 	like "$ERR" "no Secret Service" "no Secret Service: says so"
 	[ $(( $(date +%s) - start )) -le 5 ]; ok $? "no Secret Service: answered within the time bound"
 else
-	skip "no Secret Service on the bus" "could not start a bare dbus-daemon"
+	ok 1 "a bus without a Secret Service can be started" "$(cat "$T/bus2.err")"
 fi
 
 # No bus at all.
