@@ -536,8 +536,14 @@ bool config_user_path(char *buf, size_t size)
 bool config_load(struct config *cfg, const char *system_file, const char *user_file,
 		 bool user_file_explicit, struct result *r)
 {
+	struct stat a, b;
+
 	if (system_file != NULL && !config_load_file(cfg, system_file, false, r))
 		return false;
+	/* --config /etc/relaymail.conf names the system file: read it once. */
+	if (user_file != NULL && system_file != NULL && stat(system_file, &a) == 0 &&
+	    stat(user_file, &b) == 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino)
+		return true;
 	if (user_file != NULL && !config_load_file(cfg, user_file, user_file_explicit, r))
 		return false;
 	return true;

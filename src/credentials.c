@@ -92,6 +92,11 @@ static bool read_secret_file(const char *key, const char *path, bool private_fil
 	}
 	s->data[s->len] = '\0';
 	trim_newline(s);
+	if (s->len == 0 || memchr(s->data, '\0', s->len) || strpbrk(s->data, "\r\n")) {
+		result_fail(r, RESULT_CONFIG, s->len == 0 ? _("%s %s is empty")
+			    : _("%s %s holds more than one line"), key, path);
+		goto out;
+	}
 	ok = true;
 out:
 	close(fd);
@@ -204,6 +209,23 @@ static bool read_command_output(int fd, struct secret *s, struct result *r)
 	}
 }
 
+/* A command that closed its output may still run: the time bound covers
+ * its exit too. */
+static bool wait_bounded(pid_t pid, int *status, struct result *r)
+{
+	for (int i = 0; i < PASSWORD_COMMAND_TIMEOUT * 100; i++) {
+		pid_t done = waitpid(pid, status, WNOHANG);
+
+		if (done == pid)
+			return true;
+		if (done < 0 && errno != EINTR)
+			return result_fail(r, RESULT_CONFIG, _("password_command: %s"), strerror(errno));
+		usleep(10000);
+	}
+	return result_fail(r, RESULT_CONFIG, _("password_command: no answer within %d seconds"),
+			   PASSWORD_COMMAND_TIMEOUT);
+}
+
 static bool run_password_command(const struct account *acct, struct secret *s, struct result *r)
 {
 	int pipefd[2] = { -1, -1 }, status = 0;
@@ -220,11 +242,12 @@ static bool run_password_command(const struct account *acct, struct secret *s, s
 		goto out;
 	close(pipefd[1]);
 	pipefd[1] = -1;
-	ok = read_command_output(pipefd[0], s, r);
-	if (!ok)
+	ok = read_command_output(pipefd[0], s, r) && wait_bounded(pid, &status, r);
+	if (!ok) {
 		kill(pid, SIGKILL);
-	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-		;
+		while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+			;
+	}
 	if (ok && !(WIFEXITED(status) && WEXITSTATUS(status) == 0)) {
 		ok = false;
 		if (WIFEXITED(status))

@@ -182,7 +182,7 @@ static void drop_private_headers(struct message *msg)
 static bool add_missing_headers(const struct options *opts, struct envelope *env,
 				struct message *msg, struct result *r)
 {
-	char buf[2048], gecos[256];
+	char buf[2048], gecos[256], daemon[300];
 	unsigned char random[12];
 	time_t now = time(NULL);
 	const char *name;
@@ -204,8 +204,8 @@ static bool add_missing_headers(const struct options *opts, struct envelope *env
 		snprintf(gecos, sizeof gecos, "%s", name ? name : "");
 		if (opts->fullname == NULL)
 			gecos[strcspn(gecos, ",")] = '\0';
-		if (!rfc5322_format_mailbox(gecos, *env->sender ? env->sender : "MAILER-DAEMON",
-					    buf, sizeof buf) ||
+		snprintf(daemon, sizeof daemon, "MAILER-DAEMON@%s", env->domain);
+		if (!rfc5322_format_mailbox(gecos, *env->sender ? env->sender : daemon, buf, sizeof buf) ||
 		    !message_add_header(msg, "From", buf, r))
 			return result_fail(r, RESULT_SOFTWARE, _("cannot add a From header"));
 	}
@@ -245,8 +245,11 @@ bool envelope_build(const struct options *opts, const struct account *acct,
 	for (size_t i = 0; i < opts->n_recipients; i++) {
 		const char *arg = opts->recipients[i];
 
-		if (!add_from_text(acct, env, arg, strlen(arg), r))
+		if (!add_from_text(acct, env, arg, strlen(arg), r)) {
+			if (r->cls == RESULT_CONFIG || r->cls == RESULT_OSERR)
+				return false;   /* an alias loop, not the argument's fault */
 			return result_fail(r, RESULT_USAGE, _("invalid recipient '%s'"), arg);
+		}
 	}
 	if (opts->extract_recipients && !add_header_recipients(acct, env, msg, r))
 		return false;

@@ -159,21 +159,24 @@ static GHashTable *attributes_for(const struct account *acct, bool with_account)
  * account's entry for the same host and user. */
 static SecretItem *best_item(GList *items, const struct account *acct)
 {
-	SecretItem *fallback = NULL;
+	SecretItem *best = NULL;
+	int best_rank = -1;
 
+	/* Rank: unlocked before locked, this account's entry before others. */
 	for (GList *l = items; l != NULL; l = l->next) {
 		SecretItem *item = l->data;
 		GHashTable *attrs = secret_item_get_attributes(item);
 		const char *name = g_hash_table_lookup(attrs, "account");
-		bool exact = name != NULL && strcmp(name, acct->name) == 0;
+		int rank = (secret_item_get_locked(item) ? 0 : 2) +
+			   (name != NULL && strcmp(name, acct->name) == 0 ? 1 : 0);
 
 		g_hash_table_unref(attrs);
-		if (exact)
-			return item;
-		if (fallback == NULL)
-			fallback = item;
+		if (rank > best_rank) {
+			best = item;
+			best_rank = rank;
+		}
 	}
-	return fallback;
+	return best;
 }
 
 static enum keyring_status take_secret(SecretItem *item, struct secret *out, char *why,

@@ -74,6 +74,15 @@ static bool emit(struct message_reader *rd, const char *p, size_t n)
 	return true;
 }
 
+static bool has_high_bit(const char *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		if ((unsigned char)p[i] & 0x80)
+			return true;
+	}
+	return false;
+}
+
 static bool emit_eol(struct message_reader *rd)
 {
 	rd->column = 0;
@@ -94,6 +103,10 @@ static bool emit_content(struct message_reader *rd, const char *p, size_t n)
 		n -= take;
 	}
 	rd->column += n;
+	/* Only the body decides BODY=8BITMIME: 8-bit header text is encoded
+	 * or needs SMTPUTF8 (header_fix.c). */
+	if (!rd->msg->eight_bit && has_high_bit(p, n))
+		rd->msg->eight_bit = true;
 	return emit(rd, p, n);
 }
 
@@ -324,15 +337,6 @@ static bool header_bytes(struct message_reader *rd, const char *p, size_t n, boo
 	return header_line(rd, rd->hline, len);
 }
 
-static bool has_high_bit(const char *p, size_t n)
-{
-	for (size_t i = 0; i < n; i++) {
-		if ((unsigned char)p[i] & 0x80)
-			return true;
-	}
-	return false;
-}
-
 /* Split a chunk of input into lines and route them to the current phase. */
 static bool feed(struct message_reader *rd, const char *p, size_t n)
 {
@@ -345,8 +349,6 @@ static bool feed(struct message_reader *rd, const char *p, size_t n)
 		if (memchr(p, '\0', seg) != NULL)
 			return result_fail(rd->r, RESULT_DATAERR,
 					   _("the message contains NUL bytes; binary data must be MIME-encoded"));
-		if (!rd->msg->eight_bit && has_high_bit(p, seg))
-			rd->msg->eight_bit = true;
 
 		if (!rd->in_body)
 			ok = header_bytes(rd, p, seg, lf != NULL);

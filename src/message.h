@@ -36,7 +36,7 @@ struct message {
 	struct header *headers;
 	size_t n_headers;
 	size_t cap_headers;
-	bool eight_bit;         /* a byte >= 0x80 in headers or body */
+	bool eight_bit;         /* a byte >= 0x80 in the body */
 	bool preformatted;      /* the spool holds the whole message (a queue entry) */
 };
 

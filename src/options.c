@@ -217,7 +217,8 @@ static bool apply_long(struct options *opts, int c, char *arg)
 	return true;
 }
 
-static bool parse_one(struct options *opts, int c, char *arg, int bad, struct result *r)
+static bool parse_one(struct options *opts, int c, char *arg, int bad, const char *long_name,
+		      struct result *r)
 {
 	if (c >= OPT_CONFIG)
 		return apply_long(opts, c, arg);
@@ -247,6 +248,8 @@ static bool parse_one(struct options *opts, int c, char *arg, int bad, struct re
 	case 'm': case 'n': case 'p': case 'Q': case 'S': case 'T': case 'U': case 'x':
 		return true;
 	case ':':
+		if (bad == 0 || bad >= OPT_CONFIG)      /* a long option */
+			return result_fail(r, RESULT_USAGE, _("option '%s' requires a value"), long_name);
 		return result_fail(r, RESULT_USAGE, _("option -%c requires a value"), bad);
 	default:
 		if (bad == 0)
@@ -302,7 +305,8 @@ bool options_parse(int argc, char **argv, struct options *opts, struct result *r
 	opterr = 0;
 	optind = 0;     /* 0, not 1: glibc then forgets the previous argv too */
 	while ((c = getopt_long(argc, argv, short_options, long_options, NULL)) != -1) {
-		if (!parse_one(opts, c, optarg, optopt, r))
+		/* For a long option without its value, name it as it was given. */
+		if (!parse_one(opts, c, optarg, optopt, optind > 0 && optind <= argc ? argv[optind - 1] : "?", r))
 			return false;
 	}
 	opts->recipients = argv + optind;

@@ -335,7 +335,10 @@ static void relay_message(struct server *s, struct message *msg)
 				   .size = (long long)message_wire_size(msg),
 				   .message_id = message_id(msg, id, sizeof id) };
 
-		log_error("%s", r.msg);
+		if (s->opts->error_mode == ERRORS_QUIET)
+			log_error_quiet("%s", r.msg);
+		else
+			log_error("%s", r.msg);
 		if (env.sender != NULL)
 			eventlog_write(&s->log, &e);
 		reply_failure(s, &out, &r);

@@ -120,8 +120,10 @@ static const struct msg_case cases[] = {
 	  false },
 	{ "NUL after the ending dot is not message content", S("a: b\n\nx\n.\n\0junk\n"), false,
 	  RESULT_OK, 1, "a: b\r\n", "x\r\n", false },
-	{ "8-bit in a header", S("Subject: caf\xc3\xa9\n\nx\n"), false, RESULT_OK, 1,
-	  "Subject: caf\xc3\xa9\r\n", "x\r\n", true },
+	/* eight_bit is about the body (BODY=8BITMIME); 8-bit header text is
+	 * encoded or needs SMTPUTF8 (header_fix.c). */
+	{ "8-bit in a header only", S("Subject: caf\xc3\xa9\n\nx\n"), false, RESULT_OK, 1,
+	  "Subject: caf\xc3\xa9\r\n", "x\r\n", false },
 	{ "8-bit in the body", S("a: b\n\nx\xff\n"), false, RESULT_OK, 1, "a: b\r\n", "x\xff\r\n", true },
 	{ "8-bit after the ending dot is not message content", S("a: b\n\nx\n.\n\xe9\n"), false,
 	  RESULT_OK, 1, "a: b\r\n", "x\r\n", false },
