@@ -262,6 +262,7 @@ bool envelope_build(const struct options *opts, const struct account *acct,
 	env->dsn_notify = opts->dsn_notify;
 	env->dsn_ret = opts->dsn_ret;
 	env->dsn_envid = opts->dsn_envid;
+	env->allow_partial = true;
 	drop_private_headers(msg);
 	env->smtputf8 = opts->smtputf8;
 	return header_fix_from_policy(acct, env->domain, msg, r) &&

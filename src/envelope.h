@@ -28,6 +28,7 @@ struct envelope {
 	const char *dsn_notify;         /* borrowed from the options; NULL when unset */
 	const char *dsn_ret;
 	const char *dsn_envid;
+	bool allow_partial;             /* deliver to the accepted recipients only */
 };
 
 bool envelope_build(const struct options *opts, const struct account *acct,

@@ -83,10 +83,10 @@ static int exit_status(const struct options *opts, const struct result *r)
  * permanent refusal never fails over, so nothing is sent twice. */
 static void try_fallbacks(const struct options *opts, const struct config *cfg,
 			  const struct account *first, const struct envelope *env,
-			  const struct message *msg, struct eventlog *log, struct result *r)
+			  const struct message *msg, struct eventlog *log,
+			  struct smtp_outcome *outcome, struct result *r)
 {
 	const char *next = first->fallback;
-	struct smtp_outcome outcome;
 
 	for (int hop = 0; next != NULL && r->cls == RESULT_TEMPFAIL; hop++) {
 		struct account alt;
@@ -104,7 +104,7 @@ static void try_fallbacks(const struct options *opts, const struct config *cfg,
 			return;
 		}
 		log_warn(_("%s; trying fallback account '%s'"), r->msg, alt.name);
-		if (deliver(&alt, &secret, env, msg, opts->verbose, log, &outcome, &attempt))
+		if (deliver(&alt, &secret, env, msg, opts->verbose, log, outcome, &attempt))
 			result_clear(r);
 		else if (attempt.cls != RESULT_TEMPFAIL)
 			*r = attempt;   /* a permanent answer ends the chain */
@@ -148,14 +148,67 @@ static void keep_message(const struct options *opts, const struct account *acct,
 	eventlog_write(log, &e);
 	if (queue_keep_failed(failed_dir, env, msg, r->msg, kept, sizeof kept, &store)) {
 		char note[PATH_MAX + 32];
+		size_t room = sizeof r->msg - 1, used = strlen(r->msg), need;
 
 		snprintf(note, sizeof note, _("message kept in %s"), kept);
-		/* "<reason>; message kept in <file>" on one line */
-		strncat(r->msg, "; ", sizeof r->msg - strlen(r->msg) - 1);
-		strncat(r->msg, note, sizeof r->msg - strlen(r->msg) - 1);
+		/* "<reason>; message kept in <file>" on one line: the file name
+		 * matters most, so the reason is shortened if need be. */
+		need = strlen(note) + 2;
+		if (need > room)
+			need = room;
+		if (used + need > room)
+			used = room - need;
+		memcpy(r->msg + used, "; ", 2);
+		memcpy(r->msg + used + 2, note, need - 2);
+		r->msg[used + need] = '\0';
 	} else {
 		log_error(_("cannot keep the message: %s"), store.msg);
 	}
+}
+
+/* Recipients with status cls (4 or 5) in the outcome, as a shallow copy of
+ * env whose recipient list the caller frees. */
+static bool refused_part(const struct envelope *env, const struct smtp_outcome *out, int cls,
+			 struct envelope *part, struct result *r)
+{
+	*part = *env;
+	memset(&part->recipients, 0, sizeof part->recipients);
+	for (size_t i = 0; i < env->recipients.n && i < SMTP_MAX_STATUS; i++) {
+		if (out->rcpt_status[i] == cls && !address_list_add(&part->recipients, env->recipients.items[i], r))
+			return false;
+	}
+	return true;
+}
+
+/* Some recipients were refused and the message went to the others.  The
+ * temporarily refused ones are queued alone; the permanently refused ones
+ * are reported (exit 67) and the message is kept for them. */
+static void handle_partial(const struct options *opts, const struct account *acct,
+			   const struct envelope *env, const struct message *msg,
+			   const struct smtp_outcome *out, struct eventlog *log, struct result *r)
+{
+	struct envelope later, refused;
+	struct result temp;
+	size_t delivered = env->recipients.n - out->n_rejected;
+
+	if (!refused_part(env, out, 4, &later, r) || !refused_part(env, out, 5, &refused, r))
+		goto out;
+	if (later.recipients.n > 0) {
+		result_fail(&temp, RESULT_TEMPFAIL, "%s", out->temp_rejection);
+		keep_message(opts, acct, &later, msg, log, &temp);
+		if (temp.cls != RESULT_OK)
+			*r = temp;
+	}
+	if (refused.recipients.n > 0) {
+		result_fail(r, RESULT_NOUSER,
+			    ngettext("%s (%zu refused; delivered to the other recipient)",
+				     "%s (%zu refused; delivered to the %zu other recipients)", delivered),
+			    out->rejection, refused.recipients.n, delivered);
+		keep_message(opts, acct, &refused, msg, log, r);
+	}
+out:
+	address_list_free(&later.recipients);
+	address_list_free(&refused.recipients);
 }
 
 static int run_send(const struct options *opts)
@@ -176,11 +229,16 @@ static int run_send(const struct options *opts)
 	if (load_account(opts, &cfg, &acct, &r) &&
 	    (eventlog_init(&log, &acct), message_read(STDIN_FILENO, &read_opts, &msg, &r)) &&
 	    envelope_build(opts, &acct, &msg, &env, &r) &&
-	    credentials_get(&acct, &secret, &r) &&
-	    !deliver(&acct, &secret, &env, &msg, opts->verbose, &log, &outcome, &r))
-		try_fallbacks(opts, &cfg, &acct, &env, &msg, &log, &r);
-	if (r.cls != RESULT_OK && msg.spool_fd >= 0 && env.sender != NULL)
+	    credentials_get(&acct, &secret, &r)) {
+		if (!deliver(&acct, &secret, &env, &msg, opts->verbose, &log, &outcome, &r))
+			try_fallbacks(opts, &cfg, &acct, &env, &msg, &log, &outcome, &r);
+		if (r.cls == RESULT_OK && outcome.n_rejected > 0)
+			handle_partial(opts, &acct, &env, &msg, &outcome, &log, &r);
+		else if (r.cls != RESULT_OK)
+			keep_message(opts, &acct, &env, &msg, &log, &r);
+	} else if (r.cls != RESULT_OK && msg.spool_fd >= 0 && env.sender != NULL) {
 		keep_message(opts, &acct, &env, &msg, &log, &r);
+	}
 	report_failure(opts, acct.name ? &acct : NULL, &r);
 	secret_wipe(&secret);
 	envelope_free(&env);

@@ -318,6 +318,7 @@ static bool load_entry(const char *dir, const char *id, struct entry *e, struct 
 
 	memset(e, 0, sizeof *e);
 	e->env.smtputf8 = -1;
+	e->env.allow_partial = true;
 	snprintf(e->id, sizeof e->id, "%s", id);
 	snprintf(path, sizeof path, "%s/%s.env", dir, id);
 	f = fopen(path, "re");
@@ -373,6 +374,7 @@ static bool copy_envelope(struct entry *e, const struct envelope *env, struct re
 			return false;
 	}
 	e->env.body_8bit = env->body_8bit;
+	e->env.allow_partial = true;
 	e->env.needs_smtputf8 = env->needs_smtputf8;
 	e->env.smtputf8 = env->smtputf8;
 	e->dsn[0] = env->dsn_notify ? strdup(env->dsn_notify) : NULL;
@@ -685,6 +687,42 @@ static void defer_entry(struct flush *fl, const struct account *acct, struct ent
 	queue_event(fl, "deferred", acct, e, NULL, NULL, reason);
 }
 
+/* Delivered to some recipients: the permanently refused ones go to the
+ * failed-mail store, the temporarily refused ones stay queued alone. */
+static void partial_entry(struct flush *fl, const struct account *acct, struct entry *e,
+			  const struct message *msg, const struct smtp_outcome *out)
+{
+	char queue_dir[PATH_MAX], failed_dir[PATH_MAX], kept[PATH_MAX];
+	struct address_list later = { 0 };
+	struct envelope refused = e->env;
+	struct result r;
+
+	memset(&refused.recipients, 0, sizeof refused.recipients);
+	for (size_t i = 0; i < e->env.recipients.n && i < SMTP_MAX_STATUS; i++) {
+		const char *rcpt = e->env.recipients.items[i];
+
+		if (out->rcpt_status[i] == 4)
+			address_list_add(&later, rcpt, &r);
+		else if (out->rcpt_status[i] == 5)
+			address_list_add(&refused.recipients, rcpt, &r);
+	}
+	if (refused.recipients.n > 0) {
+		queue_paths(acct, queue_dir, failed_dir, sizeof failed_dir, &r);
+		if (queue_keep_failed(failed_dir, &refused, msg, out->rejection, kept, sizeof kept, &r))
+			log_error(_("queue: %s: %s; message kept in %s"), e->id, out->rejection, kept);
+		else
+			log_error(_("queue: %s: %s"), e->id, out->rejection);
+	}
+	address_list_free(&refused.recipients);
+	if (later.n == 0) {
+		remove_entry(fl->dir, e->id);
+		return;
+	}
+	address_list_free(&e->env.recipients);
+	e->env.recipients = later;
+	defer_entry(fl, acct, e, out->temp_rejection);
+}
+
 struct relay_link {
 	struct conn conn;
 	struct smtp_session *session;
@@ -748,9 +786,12 @@ static void flush_account(struct flush *fl, struct entry *e, size_t n)
 			continue;
 		}
 		if (smtp_send(link.session, &e[i].env, &msg, i + 1 == n, &out, &r)) {
-			remove_entry(fl->dir, e[i].id);
 			queue_event(fl, "delivered", &acct, &e[i], out.tls, out.auth_mechanism,
 				    out.final_reply);
+			if (out.n_rejected > 0)
+				partial_entry(fl, &acct, &e[i], &msg, &out);
+			else
+				remove_entry(fl->dir, e[i].id);
 		} else if (r.cls == RESULT_TEMPFAIL) {
 			defer_entry(fl, &acct, &e[i], r.msg);
 		} else {

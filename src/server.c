@@ -325,7 +325,8 @@ static void relay_message(struct server *s, struct message *msg)
 	opts.n_recipients = s->rcpts.n;
 	opts.extract_recipients = false;
 	opts.body_8bit = s->opts->body_8bit || s->body_8bit;
-	if (envelope_build(&opts, s->acct, msg, &env, &r) &&
+	/* The client hears one answer for the whole message: all or nothing. */
+	if (envelope_build(&opts, s->acct, msg, &env, &r) && !(env.allow_partial = false) &&
 	    (s->have_secret || (s->have_secret = credentials_get(s->acct, &s->secret, &r))) &&
 	    deliver(s->acct, &s->secret, &env, msg, s->opts->verbose, &s->log, &out, &r)) {
 		reply(s, "250 2.0.0 Ok: relayed: %s", out.final_reply);

@@ -29,6 +29,11 @@ struct smtp_session {
 	const char *ehlo_domain;
 	bool quit_sent;
 	bool broken;            /* the connection cannot carry another message */
+	/* the transaction under way */
+	struct result first;    /* the failure that decides, when nothing is accepted */
+	size_t accepted;        /* recipients accepted */
+	bool mail_failed;
+	bool data_sent;
 	const struct account *acct;
 	const struct envelope *env;
 	struct smtp_reply reply;
@@ -278,6 +283,9 @@ static bool use_smtputf8(const struct smtp_session *s)
 	       (s->env->needs_smtputf8 || s->env->smtputf8 == 1);
 }
 
+static bool note_mail_reply(struct smtp_session *s);
+static bool read_rcpt_reply(struct smtp_session *s, size_t i);
+
 /* RFC 3461 xtext: '+', '=' and anything outside 33..126 as +HH. */
 static const char *xtext(const char *in, char *out, size_t size)
 {
@@ -318,53 +326,98 @@ static bool queue_envelope(struct smtp_session *s, off_t size)
 			 xtext(env->dsn_envid, envid, sizeof envid));
 	if (!conn_command(s->c, command, s->r))
 		return false;
-	if (!(s->caps & CAP_PIPELINING) &&
-	    !(conn_flush(s->c, s->r) && expect(s, "MAIL FROM", 2, RESULT_PERMFAIL)))
-		return false;
-	for (size_t i = 0; i < s->env->recipients.n; i++) {
+	if (!(s->caps & CAP_PIPELINING)) {
+		if (!conn_flush(s->c, s->r) || !read_reply(s, "MAIL FROM"))
+			return false;
+		if (!note_mail_reply(s))
+			return true;    /* refused: no RCPT, no DATA */
+	}
+	for (size_t i = 0; i < env->recipients.n; i++) {
 		n = snprintf(command, sizeof command, "RCPT TO:<%s>", env->recipients.items[i]);
 		if (dsn && env->dsn_notify)
 			snprintf(command + n, sizeof command - (size_t)n, " NOTIFY=%s", env->dsn_notify);
 		if (!conn_command(s->c, command, s->r))
 			return false;
 		if (!(s->caps & CAP_PIPELINING) &&
-		    !(conn_flush(s->c, s->r) && expect(s, "RCPT TO", 2, RESULT_NOUSER)))
+		    !(conn_flush(s->c, s->r) && read_rcpt_reply(s, i)))
 			return false;
 	}
+	/* Without PIPELINING, DATA only makes sense for someone. */
+	if (!(s->caps & CAP_PIPELINING) && s->accepted == 0)
+		return true;
+	s->data_sent = true;
 	return conn_command(s->c, "DATA", s->r) && conn_flush(s->c, s->r);
 }
 
-/* With PIPELINING every reply of the group is read before deciding: all
- * recipients must be accepted, else nothing is sent. */
+/* MAIL's reply; false when it refused the transaction. */
+static bool note_mail_reply(struct smtp_session *s)
+{
+	s->mail_failed = s->reply.code / 100 != 2;
+	if (s->mail_failed) {
+		reply_failed(s, "MAIL FROM", RESULT_PERMFAIL);
+		s->first = *s->r;
+	}
+	return !s->mail_failed;
+}
+
+/* One RCPT reply into out->rcpt_status; the first rejection is kept, a
+ * permanent one winning over a temporary one (retrying cannot help). */
+static bool read_rcpt_reply(struct smtp_session *s, size_t i)
+{
+	char step[ADDRESS_MAX + 16];
+	int cls;
+
+	snprintf(step, sizeof step, "RCPT TO:<%s>", s->env->recipients.items[i]);
+	if (!read_reply(s, step))
+		return false;
+	cls = s->reply.code / 100;
+	if (i < SMTP_MAX_STATUS)
+		s->out->rcpt_status[i] = cls == 2 ? 0 : (unsigned char)cls;
+	if (cls == 2) {
+		s->accepted++;
+		return true;
+	}
+	if (s->mail_failed)
+		return true;    /* after a refused MAIL the 503s say nothing new */
+	s->out->n_rejected++;
+	reply_failed(s, step, RESULT_NOUSER);
+	if (cls == 4 && s->out->temp_rejection[0] == '\0')
+		snprintf(s->out->temp_rejection, sizeof s->out->temp_rejection, "%s", s->r->msg);
+	if (s->first.cls == RESULT_OK || (s->first.cls == RESULT_TEMPFAIL && cls == 5)) {
+		s->first = *s->r;
+		snprintf(s->out->rejection, sizeof s->out->rejection, "%s", s->r->msg);
+	}
+	return true;
+}
+
+/* The replies of the group.  All recipients must be accepted unless the
+ * envelope allows a partial delivery; then one accepted is enough and the
+ * others are reported through out->rcpt_status. */
 static bool check_envelope_replies(struct smtp_session *s)
 {
-	struct result first = { RESULT_OK, "" };
-	char step[ADDRESS_MAX + 16];
-	bool mail_failed;
+	bool refused;
 
 	if (s->caps & CAP_PIPELINING) {
 		if (!read_reply(s, "MAIL FROM"))
 			return false;
-		/* After a failed MAIL the RCPT replies (503) say nothing new. */
-		mail_failed = s->reply.code / 100 != 2;
-		if (mail_failed)
-			reply_failed(s, "MAIL FROM", RESULT_PERMFAIL), first = *s->r;
+		note_mail_reply(s);
 		for (size_t i = 0; i < s->env->recipients.n; i++) {
-			snprintf(step, sizeof step, "RCPT TO:<%s>", s->env->recipients.items[i]);
-			if (!read_reply(s, step))
+			if (!read_rcpt_reply(s, i))
 				return false;
-			/* A permanent rejection decides: retrying cannot help. */
-			if (s->reply.code / 100 != 2 && !mail_failed &&
-			    (first.cls == RESULT_OK || (first.cls == RESULT_TEMPFAIL && s->reply.code / 100 == 5)))
-				reply_failed(s, step, RESULT_NOUSER), first = *s->r;
 		}
+	}
+	refused = s->mail_failed || s->accepted == 0 ||
+		  (s->out->n_rejected > 0 && !s->env->allow_partial);
+	if (!s->data_sent) {
+		*s->r = s->first;
+		return false;
 	}
 	if (!read_reply(s, "DATA"))
 		return false;
-	if (first.cls != RESULT_OK) {
+	if (refused) {
 		/* A 354 here would take the content: dropping the connection is the
 		 * only way to abort without sending an empty message. */
-		*s->r = first;
+		*s->r = s->first;
 		return false;
 	}
 	if (s->reply.code != 354)
@@ -463,6 +516,8 @@ static bool transfer(struct smtp_session *s, const struct message *msg, bool las
 		return reply_failed(s, _("end of data"), RESULT_PERMFAIL);
 	snprintf(s->out->final_reply, sizeof s->out->final_reply, "%s",
 		 reply_summary(s, summary, sizeof summary));
+	/* Refused recipients of a partial delivery are in out, not in r. */
+	result_clear(s->r);
 	return true;
 }
 
@@ -509,6 +564,10 @@ bool smtp_send(struct smtp_session *s, const struct envelope *env, const struct 
 	s->out = out;
 	s->r = r;
 	s->env = env;
+	result_clear(&s->first);
+	s->accepted = 0;
+	s->mail_failed = false;
+	s->data_sent = false;
 	if (s->broken)
 		return result_fail(r, RESULT_TEMPFAIL, _("the connection to the relay was lost"));
 	ok = transfer(s, msg, last);

@@ -17,6 +17,8 @@
 #include "envelope.h"
 #include "message.h"
 
+#define SMTP_MAX_STATUS ENVELOPE_MAX_RECIPIENTS
+
 struct smtp_outcome {
 	char final_reply[512];  /* the end-of-data reply (carries the relay's id) */
 	char tls[96];           /* "TLS1.3 AES-256-GCM" or "" */
@@ -26,6 +28,13 @@ struct smtp_outcome {
 	int reply_code;
 	char reply_enhanced[16];
 	char reply_text[400];
+	/* Per recipient (index in the envelope): 0 accepted, 4 or 5 the class
+	 * of the rejection.  With a partial delivery n_rejected > 0 and
+	 * rejection holds the deciding reply. */
+	unsigned char rcpt_status[SMTP_MAX_STATUS];
+	size_t n_rejected;
+	char rejection[RESULT_MSG_MAX];         /* the deciding one (permanent first) */
+	char temp_rejection[RESULT_MSG_MAX];    /* the first temporary one */
 };
 
 /* A session for several messages (queue flush): greeting, EHLO, STARTTLS

@@ -88,19 +88,40 @@ run_rm "$T/m" --config "$T/conf" bob@example.org
 is "$RC" 0 "greeting 421 once: second attempt is sent"
 faults ''
 
-# ---- recipients: all or nothing -------------------------------------------------
+# ---- recipients: partial delivery -------------------------------------------
+# The accepted recipients get the message; a permanently refused one is
+# reported (67) and the message kept for it; a temporarily refused one is
+# queued alone (with queue = no: exit 75 and kept).
 faults '[{"step":"rcpt","match":"bad@example.org","reply":"550 5.1.1 unknown"}]'
 before=$(msg_count)
 run_rm "$T/m" --config "$T/conf" good@example.org bad@example.org
 is "$RC" 67 "one recipient of two rejected (550): exit 67"
-is "$(msg_count)" "$before" "one recipient rejected: nothing sent to the other"
+is "$(msg_count)" "$((before + 1))" "one recipient rejected: the other still gets the message"
+is "$(json_field "$(last_json)" rcpt_tos)" "good@example.org" "one recipient rejected: sent to the accepted one only"
 like "$ERR" "bad@example\.org" "one recipient rejected: stderr names it"
+like "$ERR" "delivered to the other recipient" "one recipient rejected: stderr says the others got it"
+like "$ERR" "message kept in" "one recipient rejected: the message is kept for it"
+before=$(msg_count)
 faults '[{"step":"rcpt","match":"bad@example.org","reply":"450 4.2.0 mailbox busy"}]'
 run_rm "$T/m" --config "$T/conf" good@example.org bad@example.org
-is "$RC" 75 "one recipient of two deferred (450): exit 75"
-is "$(msg_count)" "$before" "one recipient deferred: nothing sent to the other"
-faults '[{"step":"rcpt","match":"bad@example.org","reply":"450 4.2.0 busy"},{"step":"rcpt","match":"worse@example.org","reply":"550 5.1.1 unknown"}]'
-run_rm "$T/m" --config "$T/conf" good@example.org bad@example.org worse@example.org
+is "$RC" 75 "one recipient of two deferred (450), queue = no: exit 75"
+is "$(msg_count)" "$((before + 1))" "one recipient deferred: the other gets the message"
+write_config "$T/conf" queue=yes timeout=2
+run_rm "$T/m" --config "$T/conf" good@example.org bad@example.org
+is "$RC" 0 "one recipient deferred, queue on: exit 0"
+run_rm /dev/null --config "$T/conf" -bp
+like "$OUT" "<bad@example\.org>" "the deferred recipient is queued alone"
+! printf '%s' "$OUT" | grep -q "good@example"; ok $? "the accepted recipient is not queued again"
+faults ''
+before=$(msg_count)
+run_rm /dev/null --config "$T/conf" --flush-all
+is "$(json_field "$(last_json)" rcpt_tos)" "bad@example.org" "the flush sends to the deferred recipient only"
+write_config "$T/conf" queue=no timeout=2
+faults '[{"step":"rcpt","reply":"550 5.1.1 unknown"}]'
+before=$(msg_count)
+run_rm "$T/m" --config "$T/conf" a@example.org b@example.org
+is "$RC" 67 "every recipient rejected: exit 67"
+is "$(msg_count)" "$before" "every recipient rejected: nothing sent"
 is "$RC" 67 "temporary and permanent rejections: the permanent one decides (67)"
 faults ''
 

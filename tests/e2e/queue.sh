@@ -84,6 +84,24 @@ is "$(entries)" 0 "nothing left in the queue"
 is "$(ls "$FDIR"/*.reason | xargs grep -l 'No such user' | wc -l)" 2 "the refused ones went to the failed-mail store"
 faults ''
 
+# A flush that meets a partial refusal: the accepted recipient gets it, the
+# deferred one stays queued alone, the refused one goes to the failed store.
+stop_relay; mkmsg 15
+run_rm "$T/m15" --config "$T/conf" ok@example.org later@example.org never@example.org
+start_relay
+write_config "$T/conf" queue=yes
+faults '[{"step":"rcpt","match":"later@example.org","reply":"452 4.2.2 Mailbox full"},{"step":"rcpt","match":"never@example.org","reply":"550 5.1.1 No such user"}]'
+run_rm /dev/null --config "$T/conf" --flush-all
+is "$(json_field "$(last_json)" rcpt_tos)" "ok@example.org" "partial flush: the accepted recipient got it"
+run_rm /dev/null --config "$T/conf" -bp
+like "$OUT" "<later@example\.org>" "partial flush: the deferred recipient stays queued"
+! printf '%s' "$OUT" | grep -Eq "ok@example|never@example"; ok $? "partial flush: only the deferred recipient is left"
+ls "$FDIR"/*.reason | xargs grep -l 'never@example.org' >/dev/null; ok $? "partial flush: the refused recipient's copy is in the failed store"
+faults ''
+run_rm /dev/null --config "$T/conf" --flush-all
+is "$(json_field "$(last_json)" rcpt_tos)" "later@example.org" "the next flush delivers to the deferred recipient"
+is "$(entries)" 0 "queue empty again"
+
 # A second flush while one holds the lock exits at once.
 stop_relay; mkmsg 20; run_rm "$T/m20" --config "$T/conf" bob@example.org; start_relay
 write_config "$T/conf" queue=yes
