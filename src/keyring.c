@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include <dlfcn.h>
 #include <libsecret/secret.h>
 
 #include "i18n.h"
@@ -36,6 +37,43 @@ static const SecretSchema lookup_schema = {
 	0, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
 };
 
+/* libsecret (and with it GLib, GIO, D-Bus) is loaded only when a keyring
+ * lookup can happen at all: a server without a session bus, where cron and
+ * PHP run, never pays its start-up time and memory. */
+#define SECRET_API(X) \
+	X(secret_service_get_sync) X(secret_service_search_sync) X(secret_service_store_sync) \
+	X(secret_service_clear_sync) X(secret_item_get_attributes) X(secret_item_get_locked) \
+	X(secret_item_get_secret) X(secret_value_get) X(secret_value_new) X(secret_value_unref) \
+	X(g_cancellable_new) X(g_cancellable_cancel) X(g_cancellable_is_cancelled) \
+	X(g_object_unref) X(g_clear_error) X(g_error_matches) X(g_dbus_error_quark) \
+	X(g_hash_table_new) X(g_hash_table_insert) X(g_hash_table_lookup) \
+	X(g_hash_table_unref) X(g_str_hash) X(g_str_equal) X(g_list_free_full)
+
+struct secret_api {
+#define SECRET_API_FIELD(name) __typeof__(&name) name;
+	SECRET_API(SECRET_API_FIELD)
+#undef SECRET_API_FIELD
+};
+
+static bool secret_api_load(struct secret_api *api, char *why, size_t size)
+{
+	/* Stays loaded: GLib must not be unloaded once it has started. */
+	void *lib = dlopen("libsecret-1.so.0", RTLD_NOW | RTLD_LOCAL);
+
+	if (lib == NULL) {
+		snprintf(why, size, _("libsecret is not installed (%s)"), dlerror());
+		return false;
+	}
+#define SECRET_API_LOAD(name) \
+	if ((*(void **)&api->name = dlsym(lib, #name)) == NULL) { \
+		snprintf(why, size, _("libsecret lacks %s"), #name); \
+		return false; \
+	}
+	SECRET_API(SECRET_API_LOAD)
+#undef SECRET_API_LOAD
+	return true;
+}
+
 /* A watchdog cancels the D-Bus calls when the service does not answer:
  * libsecret's own timeout is D-Bus's 25 seconds, too long for cron. */
 struct watchdog {
@@ -44,11 +82,13 @@ struct watchdog {
 	pthread_cond_t done_cond;
 	bool done;
 	GCancellable *cancellable;
+	const struct secret_api *api;
 };
 
 static void *watchdog_run(void *arg)
 {
 	struct watchdog *w = arg;
+	const struct secret_api *api = w->api;
 	struct timespec until;
 	int rc = 0;
 
@@ -58,23 +98,25 @@ static void *watchdog_run(void *arg)
 	while (!w->done && rc == 0)
 		rc = pthread_cond_timedwait(&w->done_cond, &w->lock, &until);
 	if (!w->done)
-		g_cancellable_cancel(w->cancellable);
+		api->g_cancellable_cancel(w->cancellable);
 	pthread_mutex_unlock(&w->lock);
 	return NULL;
 }
 
-static bool watchdog_start(struct watchdog *w)
+static bool watchdog_start(struct watchdog *w, const struct secret_api *api)
 {
 	memset(w, 0, sizeof *w);
+	w->api = api;
 	pthread_mutex_init(&w->lock, NULL);
 	pthread_cond_init(&w->done_cond, NULL);
-	w->cancellable = g_cancellable_new();
+	w->cancellable = api->g_cancellable_new();
 	return pthread_create(&w->thread, NULL, watchdog_run, w) == 0;
 }
 
 /* Returns true when the watchdog fired. */
 static bool watchdog_stop(struct watchdog *w)
 {
+	const struct secret_api *api = w->api;
 	bool fired;
 
 	pthread_mutex_lock(&w->lock);
@@ -82,8 +124,8 @@ static bool watchdog_stop(struct watchdog *w)
 	pthread_cond_signal(&w->done_cond);
 	pthread_mutex_unlock(&w->lock);
 	pthread_join(w->thread, NULL);
-	fired = g_cancellable_is_cancelled(w->cancellable);
-	g_object_unref(w->cancellable);
+	fired = api->g_cancellable_is_cancelled(w->cancellable);
+	api->g_object_unref(w->cancellable);
 	pthread_mutex_destroy(&w->lock);
 	pthread_cond_destroy(&w->done_cond);
 	return fired;
@@ -106,7 +148,8 @@ static bool session_bus_present(void)
 	return stat(path, &st) == 0 && S_ISSOCK(st.st_mode);
 }
 
-static enum keyring_status classify_error(const GError *error, bool timed_out, char *why,
+static enum keyring_status classify_error(const struct secret_api *api, const GError *error,
+					  bool timed_out, char *why,
 					  size_t size)
 {
 	if (timed_out) {
@@ -114,9 +157,9 @@ static enum keyring_status classify_error(const GError *error, bool timed_out, c
 			 KEYRING_TIMEOUT);
 		return KEYRING_TIMEOUT_;
 	}
-	if (error != NULL && (g_error_matches(error, G_DBUS_ERROR, G_DBUS_ERROR_SERVICE_UNKNOWN) ||
-			      g_error_matches(error, G_DBUS_ERROR, G_DBUS_ERROR_NAME_HAS_NO_OWNER) ||
-			      g_error_matches(error, G_DBUS_ERROR, G_DBUS_ERROR_SPAWN_SERVICE_NOT_FOUND))) {
+	if (error != NULL && (api->g_error_matches(error, api->g_dbus_error_quark(), G_DBUS_ERROR_SERVICE_UNKNOWN) ||
+			      api->g_error_matches(error, api->g_dbus_error_quark(), G_DBUS_ERROR_NAME_HAS_NO_OWNER) ||
+			      api->g_error_matches(error, api->g_dbus_error_quark(), G_DBUS_ERROR_SPAWN_SERVICE_NOT_FOUND))) {
 		snprintf(why, size, _("no Secret Service (keyring daemon) is running on the session bus"));
 		return KEYRING_NO_SERVICE;
 	}
@@ -127,37 +170,55 @@ static enum keyring_status classify_error(const GError *error, bool timed_out, c
 static SecretService *open_service(struct watchdog *w, enum keyring_status *status, char *why,
 				   size_t size)
 {
+	const struct secret_api *api = w->api;
 	GError *error = NULL;
 	SecretService *service;
 
-	if (!session_bus_present()) {
-		snprintf(why, size, _("there is no D-Bus session bus (DBUS_SESSION_BUS_ADDRESS is not set)"));
-		*status = KEYRING_NO_BUS;
-		return NULL;
-	}
-	service = secret_service_get_sync(SECRET_SERVICE_OPEN_SESSION, w->cancellable, &error);
+	service = api->secret_service_get_sync(SECRET_SERVICE_OPEN_SESSION, w->cancellable, &error);
 	if (service == NULL) {
-		*status = classify_error(error, g_cancellable_is_cancelled(w->cancellable), why, size);
-		g_clear_error(&error);
+		*status = classify_error(api, error, api->g_cancellable_is_cancelled(w->cancellable), why,
+					 size);
+		api->g_clear_error(&error);
 	}
 	return service;
 }
 
-static GHashTable *attributes_for(const struct account *acct, bool with_account)
+/* Everything a keyring call needs first: a session bus, libsecret, and
+ * the watchdog.  false: *status and why say what is missing. */
+static bool begin(struct secret_api *api, struct watchdog *w, enum keyring_status *status,
+		  char *why, size_t size)
 {
-	GHashTable *attrs = g_hash_table_new(g_str_hash, g_str_equal);
+	if (!session_bus_present()) {
+		snprintf(why, size, _("there is no D-Bus session bus (DBUS_SESSION_BUS_ADDRESS is not set)"));
+		*status = KEYRING_NO_BUS;
+		return false;
+	}
+	*status = KEYRING_FAILED;
+	if (!secret_api_load(api, why, size))
+		return false;
+	if (!watchdog_start(w, api)) {
+		snprintf(why, size, _("cannot start a thread"));
+		return false;
+	}
+	return true;
+}
 
-	g_hash_table_insert(attrs, (gpointer)"host", acct->host);
-	g_hash_table_insert(attrs, (gpointer)"service", (gpointer)"smtp");
-	g_hash_table_insert(attrs, (gpointer)"user", acct->user);
+static GHashTable *attributes_for(const struct secret_api *api, const struct account *acct,
+				  bool with_account)
+{
+	GHashTable *attrs = api->g_hash_table_new(api->g_str_hash, api->g_str_equal);
+
+	api->g_hash_table_insert(attrs, (gpointer)"host", acct->host);
+	api->g_hash_table_insert(attrs, (gpointer)"service", (gpointer)"smtp");
+	api->g_hash_table_insert(attrs, (gpointer)"user", acct->user);
 	if (with_account)
-		g_hash_table_insert(attrs, (gpointer)"account", acct->name);
+		api->g_hash_table_insert(attrs, (gpointer)"account", acct->name);
 	return attrs;
 }
 
 /* Prefer relaymail's own entry for this account over msmtp's or another
  * account's entry for the same host and user. */
-static SecretItem *best_item(GList *items, const struct account *acct)
+static SecretItem *best_item(const struct secret_api *api, GList *items, const struct account *acct)
 {
 	SecretItem *best = NULL;
 	int best_rank = -1;
@@ -165,12 +226,12 @@ static SecretItem *best_item(GList *items, const struct account *acct)
 	/* Rank: unlocked before locked, this account's entry before others. */
 	for (GList *l = items; l != NULL; l = l->next) {
 		SecretItem *item = l->data;
-		GHashTable *attrs = secret_item_get_attributes(item);
-		const char *name = g_hash_table_lookup(attrs, "account");
-		int rank = (secret_item_get_locked(item) ? 0 : 2) +
+		GHashTable *attrs = api->secret_item_get_attributes(item);
+		const char *name = api->g_hash_table_lookup(attrs, "account");
+		int rank = (api->secret_item_get_locked(item) ? 0 : 2) +
 			   (name != NULL && strcmp(name, acct->name) == 0 ? 1 : 0);
 
-		g_hash_table_unref(attrs);
+		api->g_hash_table_unref(attrs);
 		if (rank > best_rank) {
 			best = item;
 			best_rank = rank;
@@ -179,32 +240,32 @@ static SecretItem *best_item(GList *items, const struct account *acct)
 	return best;
 }
 
-static enum keyring_status take_secret(SecretItem *item, struct secret *out, char *why,
-				       size_t size)
+static enum keyring_status take_secret(const struct secret_api *api, SecretItem *item,
+				       struct secret *out, char *why, size_t size)
 {
 	SecretValue *value;
 	const char *data;
 	gsize len = 0;
 
-	if (secret_item_get_locked(item)) {
+	if (api->secret_item_get_locked(item)) {
 		snprintf(why, size, _("the keyring holding the password is locked"));
 		return KEYRING_LOCKED;
 	}
-	value = secret_item_get_secret(item);
+	value = api->secret_item_get_secret(item);
 	if (value == NULL) {
 		snprintf(why, size, _("the keyring entry has no secret loaded"));
 		return KEYRING_FAILED;
 	}
-	data = secret_value_get(value, &len);
+	data = api->secret_value_get(value, &len);
 	if (len == 0 || len > SECRET_MAX || (out->data = calloc(1, SECRET_MAX + 1)) == NULL) {
-		secret_value_unref(value);
+		api->secret_value_unref(value);
 		snprintf(why, size, len == 0 ? _("the keyring entry is empty")
 			 : _("the keyring entry is too long or memory is short"));
 		return KEYRING_FAILED;
 	}
 	memcpy(out->data, data, len);
 	out->len = len;
-	secret_value_unref(value);
+	api->secret_value_unref(value);
 	return KEYRING_FOUND;
 }
 
@@ -212,6 +273,8 @@ enum keyring_status keyring_lookup(const struct account *acct, struct secret *ou
 				   char *why, size_t why_size)
 {
 	enum keyring_status status = KEYRING_FAILED;
+	struct secret_api api_table;
+	const struct secret_api *api = &api_table;
 	struct watchdog w;
 	SecretService *service;
 	GHashTable *attrs = NULL;
@@ -220,36 +283,34 @@ enum keyring_status keyring_lookup(const struct account *acct, struct secret *ou
 	bool fired;
 
 	why[0] = '\0';
-	if (!watchdog_start(&w)) {
-		snprintf(why, why_size, _("cannot start a thread"));
-		return KEYRING_FAILED;
-	}
+	if (!begin(&api_table, &w, &status, why, why_size))
+		return status;
 	service = open_service(&w, &status, why, why_size);
 	if (service != NULL) {
-		attrs = attributes_for(acct, false);
+		attrs = attributes_for(api, acct, false);
 		/* LOAD_SECRETS without UNLOCK: a locked item comes back locked
 		 * instead of raising an unlock prompt. */
-		items = secret_service_search_sync(service, &lookup_schema, attrs,
+		items = api->secret_service_search_sync(service, &lookup_schema, attrs,
 						   SECRET_SEARCH_ALL | SECRET_SEARCH_LOAD_SECRETS,
 						   w.cancellable, &error);
 	}
 	fired = watchdog_stop(&w);
 	if (service != NULL) {
 		if (error != NULL || fired)
-			status = classify_error(error, fired, why, why_size);
+			status = classify_error(api, error, fired, why, why_size);
 		else if (items == NULL)
 			status = KEYRING_NOT_FOUND;
 		else
-			status = take_secret(best_item(items, acct), out, why, why_size);
+			status = take_secret(api, best_item(api, items, acct), out, why, why_size);
 	}
 	if (status == KEYRING_NOT_FOUND)
 		snprintf(why, why_size, _("no keyring entry for %s at %s"), acct->user, acct->host);
-	g_list_free_full(items, g_object_unref);
+	api->g_list_free_full(items, api->g_object_unref);
 	if (attrs != NULL)
-		g_hash_table_unref(attrs);
-	g_clear_error(&error);
+		api->g_hash_table_unref(attrs);
+	api->g_clear_error(&error);
 	if (service != NULL)
-		g_object_unref(service);
+		api->g_object_unref(service);
 	return status;
 }
 
@@ -263,6 +324,8 @@ bool keyring_store(const struct account *acct, const char *secret, struct result
 {
 	enum keyring_status status = KEYRING_FAILED;
 	char why[256], label[512];
+	struct secret_api api_table;
+	const struct secret_api *api = &api_table;
 	struct watchdog w;
 	SecretService *service;
 	SecretValue *value;
@@ -270,8 +333,8 @@ bool keyring_store(const struct account *acct, const char *secret, struct result
 	GError *error = NULL;
 	bool ok = false, fired;
 
-	if (!watchdog_start(&w))
-		return result_fail(r, RESULT_OSERR, _("cannot start a thread"));
+	if (!begin(&api_table, &w, &status, why, sizeof why))
+		return service_failed(status, why, r);
 	service = open_service(&w, &status, why, sizeof why);
 	if (service == NULL) {
 		watchdog_stop(&w);
@@ -279,19 +342,19 @@ bool keyring_store(const struct account *acct, const char *secret, struct result
 	}
 	snprintf(label, sizeof label, _("relaymail password for account %s (%s at %s)"),
 		 acct->name, acct->user, acct->host);
-	attrs = attributes_for(acct, true);
-	value = secret_value_new(secret, -1, "text/plain");
-	ok = secret_service_store_sync(service, &relaymail_schema, attrs, SECRET_COLLECTION_DEFAULT,
+	attrs = attributes_for(api, acct, true);
+	value = api->secret_value_new(secret, -1, "text/plain");
+	ok = api->secret_service_store_sync(service, &relaymail_schema, attrs, SECRET_COLLECTION_DEFAULT,
 				       label, value, w.cancellable, &error);
 	fired = watchdog_stop(&w);
 	if (!ok) {
-		classify_error(error, fired, why, sizeof why);
+		classify_error(api, error, fired, why, sizeof why);
 		result_fail(r, RESULT_CONFIG, _("keyring: cannot store the password: %s"), why);
 	}
-	secret_value_unref(value);
-	g_hash_table_unref(attrs);
-	g_clear_error(&error);
-	g_object_unref(service);
+	api->secret_value_unref(value);
+	api->g_hash_table_unref(attrs);
+	api->g_clear_error(&error);
+	api->g_object_unref(service);
 	return ok;
 }
 
@@ -299,6 +362,8 @@ bool keyring_forget(const struct account *acct, bool *removed, struct result *r)
 {
 	enum keyring_status status = KEYRING_FAILED;
 	char why[256];
+	struct secret_api api_table;
+	const struct secret_api *api = &api_table;
 	struct watchdog w;
 	SecretService *service;
 	GHashTable *attrs;
@@ -306,24 +371,24 @@ bool keyring_forget(const struct account *acct, bool *removed, struct result *r)
 	bool fired;
 
 	*removed = false;
-	if (!watchdog_start(&w))
-		return result_fail(r, RESULT_OSERR, _("cannot start a thread"));
+	if (!begin(&api_table, &w, &status, why, sizeof why))
+		return service_failed(status, why, r);
 	service = open_service(&w, &status, why, sizeof why);
 	if (service == NULL) {
 		watchdog_stop(&w);
 		return service_failed(status, why, r);
 	}
-	attrs = attributes_for(acct, true);
-	*removed = secret_service_clear_sync(service, &relaymail_schema, attrs, w.cancellable, &error);
+	attrs = attributes_for(api, acct, true);
+	*removed = api->secret_service_clear_sync(service, &relaymail_schema, attrs, w.cancellable, &error);
 	fired = watchdog_stop(&w);
 	if (error != NULL || fired) {
-		classify_error(error, fired, why, sizeof why);
+		classify_error(api, error, fired, why, sizeof why);
 		result_fail(r, RESULT_CONFIG, _("keyring: cannot remove the password: %s"), why);
 	}
-	g_hash_table_unref(attrs);
-	g_object_unref(service);
+	api->g_hash_table_unref(attrs);
+	api->g_object_unref(service);
 	if (error != NULL || fired) {
-		g_clear_error(&error);
+		api->g_clear_error(&error);
 		return false;
 	}
 	return true;
