@@ -29,7 +29,8 @@ Faults: DIR/faults.json, read at the start of each connection, is a list of
 "ehlo" rules also apply to HELO.  "drop" closes the connection without a
 reply ("eod": after the data was received; "data_mid": after 354 and the
 first bytes of content).  "inject" (starttls): "220 Ready to start TLS" and
-"250 injected" in one write, then the TLS handshake as usual.  "garbage": a
+"250 injected" in one write, then the TLS handshake as usual.  "trickle":
+the reply one byte every "seconds".  "garbage": a
 reply line that is not SMTP ("hello").
 
 Options: --users alice:s3cret[,bob:pw2]  --auth-mechs PLAIN,LOGIN (NONE: no AUTH)
@@ -229,6 +230,16 @@ class RelaySMTP(SMTP):
             return ""
         if action == "garbage":
             return GARBAGE
+        if action == "trickle":
+            # A slow relay: the reply one byte per "seconds" (default 1).
+            text = (rule.get("reply") or "250 2.0.0 OK") + "\r\n"
+            for ch in text.encode():
+                if self.transport is None or self.transport.is_closing():
+                    break
+                self._writer.write(bytes([ch]))
+                await asyncio.sleep(float(rule.get("seconds", 1)))
+            await self.drop()
+            return ""
         return rule.get("reply", "451 4.3.0 Injected failure")
 
     async def drop(self):
