@@ -7,6 +7,9 @@
 #include "log.h"
 
 static void emit(int priority, const char *prefix, const char *fmt, va_list ap)
+	__attribute__((format(printf, 3, 0)));
+
+static void emit(int priority, const char *prefix, const char *fmt, va_list ap)
 {
 	char line[1024];
 
