@@ -2,6 +2,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <gnutls/crypto.h>
 #include <ini.h>
 #include <limits.h>
 #include <stdarg.h>
@@ -253,6 +254,7 @@ static const struct key_spec key_table[] = {
 	{ "region",           KEY_REGION,           parse_string,   ACCOUNT_FIELD(region) },
 	{ "log_file",         KEY_LOG_FILE,         parse_path,     ACCOUNT_FIELD(log_file) },
 	{ "log_format",       KEY_LOG_FORMAT,       parse_log_format, ACCOUNT_FIELD(log_json) },
+	{ "tls_session_cache", KEY_TLS_SESSION_CACHE, parse_bool,   ACCOUNT_FIELD(tls_session_cache) },
 	{ "from",             KEY_FROM,             parse_string,   ACCOUNT_FIELD(from) },
 	{ "domain",           KEY_DOMAIN,           parse_hostname, ACCOUNT_FIELD(domain) },
 	{ "timeout",          KEY_TIMEOUT,          parse_timeout,  ACCOUNT_FIELD(timeout) },
@@ -570,6 +572,35 @@ static void inherit_defaults(struct account *out, const struct account *defaults
 	}
 }
 
+/* $XDG_CACHE_HOME/relaymail/<account>@<host>:<port>.tls (or ~/.cache):
+ * per user, per account and per relay, so a ticket is only ever offered
+ * to the server that issued it. */
+static void tls_cache_path(struct account *a)
+{
+	const char *xdg = getenv("XDG_CACHE_HOME"), *home = getenv("HOME"), *trust;
+	unsigned char digest[32];
+	char dir[256];
+
+	a->tls_cache_file[0] = '\0';
+	if (!a->tls_session_cache || a->tls == TLS_MODE_OFF || a->host == NULL)
+		return;
+	if (xdg != NULL && xdg[0] == '/')
+		snprintf(dir, sizeof dir, "%s/relaymail", xdg);
+	else if (home != NULL && home[0] == '/' && strcmp(home, "/") != 0)
+		snprintf(dir, sizeof dir, "%s/.cache/relaymail", home);
+	else
+		return;
+	/* The trust anchors are part of the key: a session verified against
+	 * one CA file must not be resumed under another. */
+	trust = a->tls_ca_file ? a->tls_ca_file : "system";
+	if (gnutls_hash_fast(GNUTLS_DIG_SHA256, trust, strlen(trust), digest) != 0)
+		return;
+	if (snprintf(a->tls_cache_file, sizeof a->tls_cache_file, "%s/%s@%s:%u-%02x%02x%02x%02x.tls",
+		     dir, a->name, a->host, a->port, digest[0], digest[1], digest[2], digest[3]) >=
+	    (int)sizeof a->tls_cache_file)
+		a->tls_cache_file[0] = '\0';
+}
+
 static void apply_builtin_defaults(struct account *a)
 {
 	bool has_port = a->set_mask & (1u << KEY_PORT);
@@ -590,6 +621,9 @@ static void apply_builtin_defaults(struct account *a)
 		a->queue = true;
 	if (!(a->set_mask & (1u << KEY_QUEUE_LIFETIME)))
 		a->queue_lifetime = CONFIG_DEFAULT_QUEUE_LIFETIME;
+	if (!(a->set_mask & (1u << KEY_TLS_SESSION_CACHE)))
+		a->tls_session_cache = true;
+	tls_cache_path(a);
 }
 
 static const struct account *choose_account(const struct config *cfg, const char *name,

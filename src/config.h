@@ -27,7 +27,7 @@ enum account_key {
 	KEY_USER, KEY_PASSWORD_COMMAND, KEY_PASSWORD_FILE, KEY_FROM, KEY_DOMAIN,
 	KEY_TIMEOUT, KEY_PASSWORD_SOURCE, KEY_CREDENTIAL, KEY_FROM_POLICY,
 	KEY_QUEUE, KEY_QUEUE_DIR, KEY_QUEUE_LIFETIME, KEY_FAILED_DIR, KEY_FALLBACK,
-	KEY_PROVIDER, KEY_REGION, KEY_LOG_FILE, KEY_LOG_FORMAT, KEY_COUNT
+	KEY_PROVIDER, KEY_REGION, KEY_LOG_FILE, KEY_LOG_FORMAT, KEY_TLS_SESSION_CACHE, KEY_COUNT
 };
 
 #define CONFIG_DEFAULT_TIMEOUT 30
@@ -67,6 +67,8 @@ struct account {
 	char preset_host[128];          /* host built by the preset */
 	char *log_file;
 	bool log_json;                  /* log_format = json */
+	bool tls_session_cache;         /* resume TLS sessions (default yes) */
+	char tls_cache_file[512];       /* set by config_account_resolve(); "" when off */
 
 	/* Set by config_account_resolve(): the [aliases] table (borrowed). */
 	const struct alias *aliases;

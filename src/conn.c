@@ -203,6 +203,8 @@ bool conn_read_line(struct conn *c, char *line, size_t size, size_t *len,
 
 void conn_close(struct conn *c)
 {
+	/* By now the server's TLS 1.3 ticket has arrived with its replies. */
+	tls_save_session(c->tls);
 	tls_free(c->tls);
 	c->tls = NULL;
 	if (c->fd >= 0)

@@ -16,6 +16,7 @@ bool deliver_connect(const struct account *acct, bool verbose, struct conn *c, s
 		.ca_file = acct->tls_ca_file,
 		.verify = acct->tls_verify,
 		.timeout_s = acct->timeout,
+		.cache_file = acct->tls_cache_file,
 	};
 	int fd;
 

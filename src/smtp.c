@@ -190,6 +190,7 @@ static bool starttls(struct smtp_session *s)
 		.ca_file = s->acct->tls_ca_file,
 		.verify = s->acct->tls_verify,
 		.timeout_s = s->acct->timeout,
+		.cache_file = s->acct->tls_cache_file,
 	};
 
 	if (!(s->caps & CAP_STARTTLS))

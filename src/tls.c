@@ -1,6 +1,10 @@
 #include "autoconfig.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,7 +17,67 @@
 struct tls {
 	gnutls_session_t session;
 	gnutls_certificate_credentials_t creds;
+	char *cache_file;
 };
+
+#define SESSION_DATA_MAX 16384
+
+/* Offer a cached session; a missing, foreign or damaged file just means a
+ * full handshake. */
+static void load_session(struct tls *tls)
+{
+	unsigned char data[SESSION_DATA_MAX];
+	struct stat st;
+	ssize_t n;
+	int fd = open(tls->cache_file, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+
+	if (fd < 0)
+		return;
+	if (fstat(fd, &st) == 0 && st.st_uid == geteuid() && !(st.st_mode & 077) &&
+	    (n = read(fd, data, sizeof data)) > 0 && n < (ssize_t)sizeof data)
+		gnutls_session_set_data(tls->session, data, (size_t)n);
+	explicit_bzero(data, sizeof data);
+	close(fd);
+}
+
+void tls_save_session(struct tls *tls)
+{
+	gnutls_datum_t data = { NULL, 0 };
+	char tmp[600], dir[600], *slash;
+	int fd;
+
+	if (tls == NULL || tls->cache_file == NULL ||
+	    gnutls_session_get_data2(tls->session, &data) < 0 || data.size == 0)
+		return;
+	snprintf(dir, sizeof dir, "%s", tls->cache_file);
+	slash = strrchr(dir, '/');
+	if (slash != NULL) {
+		*slash = '\0';
+		/* ~/.cache may not exist yet; both levels private. */
+		if (mkdir(dir, 0700) != 0 && errno == ENOENT) {
+			char *up = strrchr(dir, '/');
+
+			if (up != NULL) {
+				*up = '\0';
+				mkdir(dir, 0700);
+				*up = '/';
+			}
+			mkdir(dir, 0700);
+		}
+	}
+	snprintf(tmp, sizeof tmp, "%s.%ld", tls->cache_file, (long)getpid());
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd >= 0) {
+		bool ok = write(fd, data.data, data.size) == (ssize_t)data.size;
+
+		if (close(fd) == 0 && ok)
+			ok = rename(tmp, tls->cache_file) == 0;
+		if (!ok)
+			unlink(tmp);
+	}
+	explicit_bzero(data.data, data.size);
+	gnutls_free(data.data);
+}
 
 static bool is_ip_literal(const char *host)
 {
@@ -56,6 +120,12 @@ static bool setup_session(struct tls *tls, int fd, const struct tls_params *p, s
 		gnutls_session_set_verify_cert(tls->session, p->hostname, 0);
 	gnutls_transport_set_int(tls->session, fd);
 	gnutls_handshake_set_timeout(tls->session, p->timeout_s * 1000);
+	/* Only verified sessions are cached: resuming skips the certificate. */
+	if (p->cache_file != NULL && *p->cache_file && p->verify) {
+		tls->cache_file = strdup(p->cache_file);
+		if (tls->cache_file != NULL)
+			load_session(tls);
+	}
 	return true;
 }
 
@@ -150,7 +220,8 @@ void tls_describe(struct tls *tls, char *buf, size_t size)
 	const char *version = gnutls_protocol_get_name(gnutls_protocol_get_version(tls->session));
 	const char *cipher = gnutls_cipher_get_name(gnutls_cipher_get(tls->session));
 
-	snprintf(buf, size, "%s %s", version ? version : "?", cipher ? cipher : "?");
+	snprintf(buf, size, "%s %s%s", version ? version : "?", cipher ? cipher : "?",
+		 gnutls_session_is_resumed(tls->session) ? " resumed" : "");
 }
 
 void tls_free(struct tls *tls)
@@ -161,5 +232,6 @@ void tls_free(struct tls *tls)
 		gnutls_deinit(tls->session);
 	if (tls->creds != NULL)
 		gnutls_certificate_free_credentials(tls->creds);
+	free(tls->cache_file);
 	free(tls);
 }

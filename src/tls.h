@@ -23,6 +23,7 @@ struct tls_params {
 	const char *ca_file;    /* PEM bundle; NULL: the system trust store */
 	bool verify;
 	unsigned timeout_s;
+	const char *cache_file; /* TLS session data to resume and renew; NULL: none */
 };
 
 bool tls_start(int fd, const struct tls_params *params, struct tls **out, struct result *r);
@@ -33,8 +34,12 @@ ssize_t tls_read(struct tls *tls, void *buf, size_t n, int timeout_ms, struct re
 
 bool tls_write_all(struct tls *tls, const void *buf, size_t n, struct result *r);
 
-/* "TLS1.3 AES-256-GCM" */
+/* "TLS1.3 AES-256-GCM", plus " resumed" for a resumed session */
 void tls_describe(struct tls *tls, char *buf, size_t size);
+
+/* Store the session for the next connection (cache_file, mode 0600); call
+ * after some application data was read, so a TLS 1.3 ticket is in. */
+void tls_save_session(struct tls *tls);
 
 void tls_free(struct tls *tls);
 

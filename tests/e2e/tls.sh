@@ -124,4 +124,27 @@ run_rm "$T/m" --config "$T/conf" bob@example.org
 is "$RC" 77 "no usable AUTH mechanism: exit 77"
 ! commands | grep -q ' MAIL'; ok $? "no usable AUTH mechanism: MAIL not sent"
 
+# TLS session resumption: the second connection resumes the first one's
+# session (cached per user, account and relay, mode 0600); off with
+# tls_session_cache = no.
+start_relay
+write_config "$T/res.conf" queue=no
+printf 'Subject: resume\n\nbody\n' > "$T/res.m"
+run_rm "$T/res.m" --config "$T/res.conf" -v bob@example.org
+unlike "$ERR" "resumed" "first connection: a full handshake"
+run_rm "$T/res.m" --config "$T/res.conf" -v bob@example.org
+like "$ERR" "TLS1\.[23] .* resumed" "second connection: the session is resumed"
+is "$RC" 0 "resumed session: sent"
+cache=$(ls "$HOME"/.cache/relaymail/*.tls 2>/dev/null | head -1)
+is "$(stat -c %a "$cache" 2>/dev/null)" 600 "the session cache file is private (0600)"
+write_config "$T/res.conf" queue=no tls_session_cache=no
+rm -f "$HOME"/.cache/relaymail/*.tls
+run_rm "$T/res.m" --config "$T/res.conf" -v bob@example.org
+run_rm "$T/res.m" --config "$T/res.conf" -v bob@example.org
+unlike "$ERR" "resumed" "tls_session_cache = no: never resumed"
+is "$(ls "$HOME"/.cache/relaymail/*.tls 2>/dev/null | wc -l)" 0 "tls_session_cache = no: nothing cached"
+write_config "$T/res.conf" queue=no tls_verify=no
+run_rm "$T/res.m" --config "$T/res.conf" bob@example.org
+is "$(ls "$HOME"/.cache/relaymail/*.tls 2>/dev/null | wc -l)" 0 "tls_verify = no: sessions are not cached"
+
 done_testing
