@@ -20,7 +20,7 @@
 enum {
 	CAP_STARTTLS = 1 << 0, CAP_PIPELINING = 1 << 1, CAP_SIZE = 1 << 2,
 	CAP_8BITMIME = 1 << 3, CAP_AUTH_PLAIN = 1 << 4, CAP_AUTH_LOGIN = 1 << 5,
-	CAP_AUTH = 1 << 6, CAP_DSN = 1 << 7, CAP_SMTPUTF8 = 1 << 8,
+	CAP_AUTH = 1 << 6, CAP_DSN = 1 << 7, CAP_SMTPUTF8 = 1 << 8, CAP_CHUNKING = 1 << 9,
 };
 
 struct smtp_session {
@@ -34,6 +34,7 @@ struct smtp_session {
 	size_t accepted;        /* recipients accepted */
 	bool mail_failed;
 	bool data_sent;
+	bool use_bdat;          /* RFC 3030: content in one BDAT LAST chunk */
 	const struct account *acct;
 	const struct envelope *env;
 	struct smtp_reply reply;
@@ -133,6 +134,8 @@ static void note_capability(struct smtp_session *s, const char *kw, size_t len)
 		s->caps |= CAP_DSN;
 	else if (strcasecmp(tok, "SMTPUTF8") == 0)
 		s->caps |= CAP_SMTPUTF8;
+	else if (strcasecmp(tok, "CHUNKING") == 0)
+		s->caps |= CAP_CHUNKING;
 	else if (strcasecmp(tok, "SIZE") == 0) {
 		char *arg = strtok_r(NULL, " ", &save);
 
@@ -347,6 +350,8 @@ static bool queue_envelope(struct smtp_session *s, off_t size)
 	if (!(s->caps & CAP_PIPELINING) && s->accepted == 0)
 		return true;
 	s->data_sent = true;
+	if (s->use_bdat)
+		return true;    /* "BDAT n LAST" and the content follow in this group */
 	return conn_command(s->c, "DATA", s->r) && conn_flush(s->c, s->r);
 }
 
@@ -413,6 +418,11 @@ static bool check_envelope_replies(struct smtp_session *s)
 		*s->r = s->first;
 		return false;
 	}
+	if (s->use_bdat) {
+		if (refused)
+			*s->r = s->first;
+		return !refused;
+	}
 	if (!read_reply(s, "DATA"))
 		return false;
 	if (refused) {
@@ -447,7 +457,8 @@ static bool write_stuffed(struct conn *c, bool *at_line_start, const char *p, si
 	return true;
 }
 
-static bool send_content(struct smtp_session *s, const struct message *msg)
+/* The content: dot-stuffed and ended with "." for DATA, raw for BDAT. */
+static bool send_content(struct smtp_session *s, const struct message *msg, bool stuffed)
 {
 	bool bol = true, ok = true;
 	char *buf;
@@ -455,7 +466,8 @@ static bool send_content(struct smtp_session *s, const struct message *msg)
 
 	for (size_t i = 0; i < msg->n_headers && ok; i++) {
 		if (!msg->headers[i].omit)
-			ok = write_stuffed(s->c, &bol, msg->headers[i].text, msg->headers[i].len, s->r);
+			ok = stuffed ? write_stuffed(s->c, &bol, msg->headers[i].text, msg->headers[i].len, s->r)
+				     : conn_write(s->c, msg->headers[i].text, msg->headers[i].len, s->r);
 	}
 	if (!ok || (!msg->preformatted && !conn_write(s->c, "\r\n", 2, s->r)))
 		return false;
@@ -474,11 +486,12 @@ static bool send_content(struct smtp_session *s, const struct message *msg)
 					 n < 0 ? strerror(errno) : _("unexpected end"));
 			break;
 		}
-		ok = write_stuffed(s->c, &bol, buf, (size_t)n, s->r);
+		ok = stuffed ? write_stuffed(s->c, &bol, buf, (size_t)n, s->r)
+			     : conn_write(s->c, buf, (size_t)n, s->r);
 		off += n;
 	}
 	free(buf);
-	return ok && conn_command(s->c, ".", s->r);
+	return ok && (!stuffed || conn_command(s->c, ".", s->r));
 }
 
 /* One transaction.  A failure that came as a reply leaves the session
@@ -496,25 +509,43 @@ static bool transfer(struct smtp_session *s, const struct message *msg, bool las
 		return result_fail(s->r, RESULT_DATAERR,
 				   s->env->smtputf8 == 0 ? _("the message has UTF-8 in an address or header and -O smtputf8=no was given")
 				   : _("the message has UTF-8 in an address or header, and the relay does not offer SMTPUTF8"));
+	/* BDAT puts MAIL, RCPT, the content and QUIT in one flight; it cannot
+	 * be taken back, so only where a partial delivery is acceptable. */
+	s->use_bdat = (s->caps & CAP_CHUNKING) && (s->caps & CAP_PIPELINING) && s->env->allow_partial;
 	if (!queue_envelope(s, size))
 		return s->broken = true, false;
-	if (!check_envelope_replies(s)) {
+	if (s->use_bdat && s->data_sent) {
+		char command[64];
+
+		snprintf(command, sizeof command, "BDAT %jd LAST", (intmax_t)size);
+		if (!conn_command(s->c, command, s->r) || !send_content(s, msg, false))
+			return s->broken = true, false;
+	} else if (!check_envelope_replies(s)) {
 		/* After a 354 only dropping the connection aborts the data. */
 		s->broken = s->out->reply_code == 0 || s->reply.code == 354;
 		return false;
-	}
-	if (!send_content(s, msg))
+	} else if (!send_content(s, msg, true)) {
 		return s->broken = true, false;
+	}
 	/* RFC 2920: QUIT may close a pipelined group; it saves a round trip. */
 	if (last && (s->caps & CAP_PIPELINING)) {
 		if (!conn_command(s->c, "QUIT", s->r))
 			return s->broken = true, false;
 		s->quit_sent = true;
 	}
-	if (!conn_flush(s->c, s->r) || !read_reply(s, _("end of data")))
+	if (!conn_flush(s->c, s->r))
+		return s->broken = true, false;
+	if (s->use_bdat && s->data_sent && !check_envelope_replies(s)) {
+		/* Nobody took it: the BDAT reply refuses the content too. */
+		if (!read_reply(s, "BDAT"))
+			return s->broken = true, false;
+		*s->r = s->first;
+		return false;
+	}
+	if (!read_reply(s, s->use_bdat ? "BDAT" : _("end of data")))
 		return s->broken = true, false;
 	if (s->reply.code / 100 != 2)
-		return reply_failed(s, _("end of data"), RESULT_PERMFAIL);
+		return reply_failed(s, s->use_bdat ? "BDAT" : _("end of data"), RESULT_PERMFAIL);
 	snprintf(s->out->final_reply, sizeof s->out->final_reply, "%s",
 		 reply_summary(s, summary, sizeof summary));
 	/* Refused recipients of a partial delivery are in out, not in r. */
@@ -569,6 +600,7 @@ bool smtp_send(struct smtp_session *s, const struct envelope *env, const struct 
 	s->accepted = 0;
 	s->mail_failed = false;
 	s->data_sent = false;
+	s->use_bdat = false;
 	if (s->broken)
 		return result_fail(r, RESULT_TEMPFAIL, _("the connection to the relay was lost"));
 	ok = transfer(s, msg, last);

@@ -35,7 +35,8 @@ reply line that is not SMTP ("hello").
 
 Options: --users alice:s3cret[,bob:pw2]  --auth-mechs PLAIN,LOGIN (NONE: no AUTH)
 --size N (0: "SIZE" without a limit)  --no-pipelining  --require-auth (530 to
-MAIL before AUTH)  --dsn (advertise DSN; accept RET/ENVID/NOTIFY/ORCPT).
+MAIL before AUTH)  --dsn (advertise DSN; accept RET/ENVID/NOTIFY/ORCPT)
+--chunking (advertise CHUNKING; accept BDAT).
 Stops on SIGTERM/SIGINT, or when the process that started it is gone.
 """
 import argparse
@@ -129,6 +130,8 @@ class Handler:
         extra.append("250-ENHANCEDSTATUSCODES")
         if server.relay_args.dsn:
             extra.append("250-DSN")
+        if server.relay_args.chunking:
+            extra.append("250-CHUNKING")
         return out[:-1] + extra + out[-1:]
 
     async def handle_MAIL(self, server, session, envelope, address, mail_options):
@@ -384,6 +387,40 @@ class RelaySMTP(SMTP):
             return
         await super().smtp_DATA(arg)
 
+    async def smtp_BDAT(self, arg):
+        """RFC 3030: "BDAT <size> [LAST]" then exactly <size> octets.  The
+        octets are read whatever happens, so the stream stays in step."""
+        self.log("BDAT %s" % arg)
+        words = (arg or "").split()
+        if not words or not words[0].isdigit() or len(words) > 2 or \
+                (len(words) == 2 and words[1].upper() != "LAST"):
+            await self.push("501 5.5.4 Syntax: BDAT size [LAST]")
+            return
+        size, last = int(words[0]), len(words) == 2
+        try:
+            chunk = await self._reader.readexactly(size)
+        except asyncio.IncompleteReadError:
+            await self.drop()
+            return
+        if not self.relay_args.chunking:
+            await self.push("502 5.5.1 BDAT not offered")
+            return
+        if not self.envelope.rcpt_tos:
+            self.bdat = b""
+            await self.push("503 5.5.1 Error: need RCPT command")
+            return
+        self.bdat = getattr(self, "bdat", b"") + chunk
+        if not last:
+            await self.push("250 2.0.0 %d octets received" % size)
+            return
+        content, self.bdat = self.bdat, b""
+        self.envelope.original_content = content
+        self.envelope.content = content
+        status = await self._call_handler_hook("DATA")
+        self._set_post_data_state()
+        if status:
+            await self.push(status)
+
     async def smtp_RSET(self, arg):
         self.log("RSET%s" % (" " + arg if arg else ""))
         await super().smtp_RSET(arg)
@@ -452,6 +489,8 @@ async def main():
     ap.add_argument("--no-pipelining", action="store_true")
     ap.add_argument("--require-auth", action="store_true",
                     help="answer MAIL with 530 unless authenticated")
+    ap.add_argument("--chunking", action="store_true",
+                    help="also advertise CHUNKING and accept BDAT (RFC 3030)")
     ap.add_argument("--dsn", action="store_true",
                     help="also advertise DSN (and accept RET, ENVID, NOTIFY, ORCPT)")
     args = ap.parse_args()
