@@ -255,6 +255,7 @@ static const struct key_spec key_table[] = {
 	{ "log_file",         KEY_LOG_FILE,         parse_path,     ACCOUNT_FIELD(log_file) },
 	{ "log_format",       KEY_LOG_FORMAT,       parse_log_format, ACCOUNT_FIELD(log_json) },
 	{ "tls_session_cache", KEY_TLS_SESSION_CACHE, parse_bool,   ACCOUNT_FIELD(tls_session_cache) },
+	{ "dkim_selector",    KEY_DKIM_SELECTOR,    parse_string,   ACCOUNT_FIELD(dkim_selector) },
 	{ "from",             KEY_FROM,             parse_string,   ACCOUNT_FIELD(from) },
 	{ "domain",           KEY_DOMAIN,           parse_hostname, ACCOUNT_FIELD(domain) },
 	{ "timeout",          KEY_TIMEOUT,          parse_timeout,  ACCOUNT_FIELD(timeout) },
@@ -267,6 +268,42 @@ const char *config_alias(const struct account *acct, const char *name)
 			return acct->aliases[i].targets;
 	}
 	return NULL;
+}
+
+bool config_key_value(const struct account *a, enum account_key key, char *buf, size_t size)
+{
+	static const char *const tls_names[] = { "starttls", "implicit", "off" };
+	static const char *const auth_names[] = { "auto", "plain", "login" };
+	static const char *const source_names[] = { "auto", "keyring", "command", "file", "systemd", "prompt" };
+	static const char *const policy_names[] = { "keep", "rewrite_unqualified", "always" };
+
+	for (size_t i = 0; i < sizeof key_table / sizeof key_table[0]; i++) {
+		const struct key_spec *k = &key_table[i];
+		const void *field = (const char *)a + k->offset;
+
+		if (k->key != key)
+			continue;
+		if (k->parse == parse_port || k->parse == parse_timeout || k->parse == parse_duration)
+			snprintf(buf, size, "%u", *(const unsigned *)field);
+		else if (k->parse == parse_bool)
+			snprintf(buf, size, "%s", *(const bool *)field ? "yes" : "no");
+		else if (k->parse == parse_log_format)
+			snprintf(buf, size, "%s", *(const bool *)field ? "json" : "text");
+		else if (k->parse == parse_tls)
+			snprintf(buf, size, "%s", tls_names[*(const enum tls_mode *)field]);
+		else if (k->parse == parse_auth)
+			snprintf(buf, size, "%s", auth_names[*(const enum auth_choice *)field]);
+		else if (k->parse == parse_password_source)
+			snprintf(buf, size, "%s", source_names[*(const enum password_source *)field]);
+		else if (k->parse == parse_from_policy)
+			snprintf(buf, size, "%s", policy_names[*(const enum from_policy *)field]);
+		else if (*(char *const *)field != NULL)
+			snprintf(buf, size, "%s", *(char *const *)field);
+		else
+			return false;
+		return true;
+	}
+	return false;
 }
 
 const char *config_key_name(enum account_key key)
@@ -701,6 +738,7 @@ static void account_free_fields(struct account *a)
 	free(a->fallback);
 	free(a->provider);
 	free(a->log_file);
+	free(a->dkim_selector);
 	free(a->region);
 	free(a->from);
 	free(a->domain);

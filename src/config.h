@@ -27,7 +27,8 @@ enum account_key {
 	KEY_USER, KEY_PASSWORD_COMMAND, KEY_PASSWORD_FILE, KEY_FROM, KEY_DOMAIN,
 	KEY_TIMEOUT, KEY_PASSWORD_SOURCE, KEY_CREDENTIAL, KEY_FROM_POLICY,
 	KEY_QUEUE, KEY_QUEUE_DIR, KEY_QUEUE_LIFETIME, KEY_FAILED_DIR, KEY_FALLBACK,
-	KEY_PROVIDER, KEY_REGION, KEY_LOG_FILE, KEY_LOG_FORMAT, KEY_TLS_SESSION_CACHE, KEY_COUNT
+	KEY_PROVIDER, KEY_REGION, KEY_LOG_FILE, KEY_LOG_FORMAT, KEY_TLS_SESSION_CACHE,
+	KEY_DKIM_SELECTOR, KEY_COUNT
 };
 
 #define CONFIG_DEFAULT_TIMEOUT 30
@@ -68,6 +69,7 @@ struct account {
 	char *log_file;
 	bool log_json;                  /* log_format = json */
 	bool tls_session_cache;         /* resume TLS sessions (default yes) */
+	char *dkim_selector;            /* for relaymail --check */
 	char tls_cache_file[512];       /* set by config_account_resolve(); "" when off */
 
 	/* Set by config_account_resolve(): the [aliases] table (borrowed). */
@@ -113,6 +115,10 @@ bool config_account_resolve(const struct config *cfg, const char *name,
 
 /* The alias for a bare local name (case-insensitive), or NULL. */
 const char *config_alias(const struct account *acct, const char *name);
+
+/* The account's value of key as text ("587", "starttls", ...); false
+ * when it has none. */
+bool config_key_value(const struct account *a, enum account_key key, char *buf, size_t size);
 
 /* Key name for messages ("host", "port", ...). */
 const char *config_key_name(enum account_key key);

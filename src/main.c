@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "check.h"
 #include "config.h"
 #include "conn.h"
 #include "credentials.h"
@@ -276,6 +277,30 @@ static int run_queue(const struct options *opts)
 	return exit_status(opts, &r);
 }
 
+/* --check: a report on stdout; exit 0 only when sending would work. */
+static int run_check(const struct options *opts)
+{
+	char user_path[PATH_MAX];
+	const char *user_file = opts->config_file ? opts->config_file : getenv("RELAYMAIL_CONFIG");
+	bool explicit_file = user_file != NULL && *user_file != '\0';
+	struct config cfg;
+	struct result r;
+	int status;
+
+	result_clear(&r);
+	config_init(&cfg);
+	if (!explicit_file)
+		user_file = config_user_path(user_path, sizeof user_path) ? user_path : NULL;
+	if (!config_load(&cfg, SYSCONFDIR "/relaymail.conf", user_file, explicit_file, &r)) {
+		printf("FAIL  %s\n", r.msg);
+		config_free(&cfg);
+		return result_exitcode(RESULT_CONFIG);
+	}
+	status = check_run(&cfg, opts->account, opts->verbose) ? 0 : result_exitcode(RESULT_PERMFAIL);
+	config_free(&cfg);
+	return status;
+}
+
 /* -bs: Symfony's and Laravel's transport talk SMTP to us on stdin/stdout. */
 static int run_server(const struct options *opts)
 {
@@ -373,6 +398,8 @@ int main(int argc, char **argv)
 	case MODE_LIST_QUEUE:
 	case MODE_FLUSH_QUEUE:
 		return run_queue(&opts);
+	case MODE_CHECK:
+		return run_check(&opts);
 	case MODE_NEWALIASES:
 	case MODE_NOTHING:
 		return 0;

@@ -12,6 +12,7 @@
 enum {
 	OPT_CONFIG = 256, OPT_ACCOUNT, OPT_VERSION, OPT_HELP,
 	OPT_SET_PASSWORD, OPT_FORGET_PASSWORD, OPT_SHOW_CREDENTIAL, OPT_FLUSH, OPT_FLUSH_ALL,
+	OPT_CHECK,
 };
 
 static const struct option long_options[] = {
@@ -24,6 +25,7 @@ static const struct option long_options[] = {
 	{ "show-credential-source", required_argument, NULL, OPT_SHOW_CREDENTIAL },
 	{ "flush", no_argument, NULL, OPT_FLUSH },
 	{ "flush-all", no_argument, NULL, OPT_FLUSH_ALL },
+	{ "check", optional_argument, NULL, OPT_CHECK },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -208,6 +210,11 @@ static bool apply_long(struct options *opts, int c, char *arg)
 	case OPT_HELP: opts->mode = MODE_HELP; break;
 	case OPT_FLUSH: opts->mode = MODE_FLUSH_QUEUE; break;
 	case OPT_FLUSH_ALL: opts->mode = MODE_FLUSH_QUEUE; opts->flush_all = true; break;
+	case OPT_CHECK:
+		opts->mode = MODE_CHECK;
+		if (arg != NULL)
+			opts->account = arg;
+		break;
 	default:
 		opts->mode = c == OPT_SET_PASSWORD ? MODE_SET_PASSWORD
 			     : c == OPT_FORGET_PASSWORD ? MODE_FORGET_PASSWORD : MODE_SHOW_CREDENTIAL;
@@ -288,6 +295,14 @@ static bool check_operands(struct options *opts, struct result *r)
 		return result_fail(r, RESULT_USAGE, _("newaliases takes no recipient arguments"));
 	case MODE_FLUSH_QUEUE:
 		return result_fail(r, RESULT_USAGE, _("flushing the queue takes no recipient arguments"));
+	case MODE_CHECK:
+		/* "--check NAME" as well as "--check=NAME" */
+		if (opts->n_recipients == 1 && opts->account == NULL) {
+			opts->account = opts->recipients[0];
+			opts->n_recipients = 0;
+			return true;
+		}
+		return result_fail(r, RESULT_USAGE, _("--check takes one account name at most"));
 	default:
 		return true;
 	}
@@ -329,6 +344,8 @@ void options_usage(const char *prog)
 		"  -bp, -bi           list the queue; rebuild aliases (nothing to do)\n"
 		"  -q, --flush        deliver the queued messages that are due\n"
 		"      --flush-all    deliver every queued message now\n"
+		"      --check [ACCOUNT]\n"
+		"                     diagnose the set-up (DNS, ports, TLS, AUTH, SPF, DMARC); sends nothing\n"
 		"  -v                 show the SMTP dialogue on standard error\n"
 		"      --config FILE  read FILE instead of the user configuration file\n"
 		"      --account NAME use account NAME\n"), stdout);

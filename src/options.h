@@ -27,6 +27,7 @@ enum run_mode {
 	MODE_NEWALIASES,        /* -bi, -I, newaliases */
 	MODE_FLUSH_QUEUE,       /* -q, --flush: due entries; --flush-all: every entry */
 	MODE_NOTHING,           /* -q<interval>, -bh, -bH: accepted, exit 0 */
+	MODE_CHECK,             /* --check [ACCOUNT] */
 };
 
 enum error_mode {

@@ -14,36 +14,37 @@ struct preset {
 	unsigned port;
 	enum tls_mode tls;
 	const char *user;               /* fixed user name, or NULL */
+	const char *spf;                /* the include: a sender domain's SPF needs */
 };
 
 static const struct preset presets[] = {
 	/* https://www.twilio.com/docs/sendgrid/for-developers/sending-email/integrating-with-the-smtp-api
 	 * smtp.sendgrid.net, 587 STARTTLS (465 for TLS), user name "apikey". */
-	{ "sendgrid", "smtp.sendgrid.net", NULL, 587, TLS_MODE_STARTTLS, "apikey" },
+	{ "sendgrid", "smtp.sendgrid.net", NULL, 587, TLS_MODE_STARTTLS, "apikey", "sendgrid.net" },
 	/* https://docs.aws.amazon.com/ses/latest/dg/smtp-connect.html
 	 * email-smtp.<region>.amazonaws.com, STARTTLS on 587, SMTP credentials. */
-	{ "ses", "email-smtp.%s.amazonaws.com", "us-east-1", 587, TLS_MODE_STARTTLS, NULL },
+	{ "ses", "email-smtp.%s.amazonaws.com", "us-east-1", 587, TLS_MODE_STARTTLS, NULL, "amazonses.com" },
 	/* https://documentation.mailgun.com/docs/mailgun/user-manual/sending-messages/send-smtp
 	 * smtp.mailgun.org (US) or smtp.eu.mailgun.org (EU), 587 STARTTLS. */
-	{ "mailgun", "smtp%s.mailgun.org", "us", 587, TLS_MODE_STARTTLS, NULL },
+	{ "mailgun", "smtp%s.mailgun.org", "us", 587, TLS_MODE_STARTTLS, NULL, "mailgun.org" },
 	/* https://postmarkapp.com/developer/user-guide/send-email-with-smtp
 	 * smtp.postmarkapp.com, 587 STARTTLS; user and password are the server token. */
-	{ "postmark", "smtp.postmarkapp.com", NULL, 587, TLS_MODE_STARTTLS, NULL },
+	{ "postmark", "smtp.postmarkapp.com", NULL, 587, TLS_MODE_STARTTLS, NULL, "spf.mtasv.net" },
 	/* https://help.brevo.com/hc/en-us/articles/7924908994450 (SMTP relay)
 	 * smtp-relay.brevo.com, 587 STARTTLS, the account's SMTP login. */
-	{ "brevo", "smtp-relay.brevo.com", NULL, 587, TLS_MODE_STARTTLS, NULL },
+	{ "brevo", "smtp-relay.brevo.com", NULL, 587, TLS_MODE_STARTTLS, NULL, "spf.brevo.com" },
 	/* https://support.google.com/a/answer/176600 (smtp.gmail.com, 587 TLS
 	 * or 465 SSL, an app password with 2-step verification). */
-	{ "gmail", "smtp.gmail.com", NULL, 587, TLS_MODE_STARTTLS, NULL },
+	{ "gmail", "smtp.gmail.com", NULL, 587, TLS_MODE_STARTTLS, NULL, "_spf.google.com" },
 	/* https://learn.microsoft.com/exchange/mail-flow-best-practices/how-to-set-up-a-multifunction-device-or-application-to-send-email-using-microsoft-365-or-office-365
 	 * smtp.office365.com, 587 STARTTLS, SMTP AUTH enabled for the mailbox. */
-	{ "office365", "smtp.office365.com", NULL, 587, TLS_MODE_STARTTLS, NULL },
+	{ "office365", "smtp.office365.com", NULL, 587, TLS_MODE_STARTTLS, NULL, "spf.protection.outlook.com" },
 	/* https://www.fastmail.help/hc/en-us/articles/1500000278342 (smtp.fastmail.com,
 	 * 465 SSL/TLS, an app password). */
-	{ "fastmail", "smtp.fastmail.com", NULL, 465, TLS_MODE_IMPLICIT, NULL },
+	{ "fastmail", "smtp.fastmail.com", NULL, 465, TLS_MODE_IMPLICIT, NULL, "spf.messagingengine.com" },
 	/* https://www.zoho.com/mail/help/zoho-smtp.html (smtp.zoho.com, 465 SSL
 	 * or 587 TLS; smtp.zoho.eu for EU data centre accounts). */
-	{ "zoho", "smtp.zoho.%s", "com", 465, TLS_MODE_IMPLICIT, NULL },
+	{ "zoho", "smtp.zoho.%s", "com", 465, TLS_MODE_IMPLICIT, NULL, "zoho.com" },
 };
 
 const char *providers_names(void)
@@ -58,6 +59,13 @@ static const struct preset *find(const char *name)
 			return &presets[i];
 	}
 	return NULL;
+}
+
+const char *providers_spf_include(const struct account *acct)
+{
+	const struct preset *p = acct && acct->provider ? find(acct->provider) : NULL;
+
+	return p ? p->spf : NULL;
 }
 
 /* pattern with one "%s" replaced by value (no printf on data). */

@@ -23,6 +23,10 @@ bool providers_apply(struct account *acct, char *host_buf, size_t host_size, str
  * NULL when there is nothing specific to say. */
 const char *providers_hint(const struct account *acct, const char *failure);
 
+/* The SPF include a sender domain needs for the account's provider
+ * ("sendgrid.net"), or NULL when unknown. */
+const char *providers_spf_include(const struct account *acct);
+
 /* The names of all presets, space-separated (for messages and --help). */
 const char *providers_names(void);
 

@@ -41,6 +41,7 @@ struct smtp_session {
 	unsigned caps;
 	uintmax_t size_limit;
 	char auth_offered[256];
+	char capabilities[1024];
 	char line[SMTP_LINE_MAX];
 	struct result *r;
 };
@@ -177,11 +178,19 @@ static bool ehlo(struct smtp_session *s)
 		snprintf(command, sizeof command, "HELO %s", s->ehlo_domain);
 		return send_and_expect(s, command, "HELO", 2, RESULT_PERMFAIL);
 	}
+	s->capabilities[0] = '\0';
 	for (unsigned i = 1; i < s->reply.n_lines; i++) {
 		const char *kw = smtp_reply_line(&s->reply, i, &len);
+		size_t used = strlen(s->capabilities);
 
-		if (kw != NULL)
-			note_capability(s, kw, len);
+		if (kw == NULL)
+			continue;
+		note_capability(s, kw, len);
+		if (used + len + 2 < sizeof s->capabilities) {
+			if (used > 0)
+				s->capabilities[used++] = ' ';
+			log_printable(s->capabilities + used, sizeof s->capabilities - used, kw, len);
+		}
 	}
 	return true;
 }
@@ -615,6 +624,16 @@ bool smtp_send(struct smtp_session *s, const struct envelope *env, const struct 
 		s->r = r;
 	}
 	return ok;
+}
+
+const char *smtp_capabilities(const struct smtp_session *s)
+{
+	return s->capabilities;
+}
+
+struct tls *smtp_tls(const struct smtp_session *s)
+{
+	return s->c->tls;
 }
 
 bool smtp_session_usable(const struct smtp_session *s)

@@ -49,6 +49,13 @@ bool smtp_open(struct conn *c, const struct account *acct, const struct secret *
 bool smtp_send(struct smtp_session *s, const struct envelope *env, const struct message *msg,
 	       bool last, struct smtp_outcome *out, struct result *r);
 bool smtp_session_usable(const struct smtp_session *s);
+
+/* The extensions of the last EHLO reply, space-separated ("PIPELINING
+ * SIZE 10240000 AUTH PLAIN LOGIN ..."). */
+const char *smtp_capabilities(const struct smtp_session *s);
+
+/* The TLS session of the connection, or NULL. */
+struct tls *smtp_tls(const struct smtp_session *s);
 void smtp_close(struct smtp_session *s);
 
 /* One message on a fresh connection: open, send, close. */

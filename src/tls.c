@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include <gnutls/gnutls.h>
+#include <gnutls/x509.h>
 
 #include "i18n.h"
 #include "tls.h"
@@ -222,6 +223,25 @@ void tls_describe(struct tls *tls, char *buf, size_t size)
 
 	snprintf(buf, size, "%s %s%s", version ? version : "?", cipher ? cipher : "?",
 		 gnutls_session_is_resumed(tls->session) ? " resumed" : "");
+}
+
+bool tls_peer_info(struct tls *tls, char *subject, size_t subject_size, char *issuer,
+		   size_t issuer_size, long long *expires)
+{
+	const gnutls_datum_t *certs;
+	unsigned n = 0;
+	gnutls_x509_crt_t crt;
+	bool ok;
+
+	certs = gnutls_certificate_get_peers(tls->session, &n);
+	if (certs == NULL || n == 0 || gnutls_x509_crt_init(&crt) < 0)
+		return false;
+	ok = gnutls_x509_crt_import(crt, &certs[0], GNUTLS_X509_FMT_DER) >= 0 &&
+	     gnutls_x509_crt_get_dn(crt, subject, &subject_size) >= 0 &&
+	     gnutls_x509_crt_get_issuer_dn(crt, issuer, &issuer_size) >= 0;
+	*expires = ok ? (long long)gnutls_x509_crt_get_expiration_time(crt) : 0;
+	gnutls_x509_crt_deinit(crt);
+	return ok;
 }
 
 void tls_free(struct tls *tls)

@@ -37,6 +37,11 @@ bool tls_write_all(struct tls *tls, const void *buf, size_t n, struct result *r)
 /* "TLS1.3 AES-256-GCM", plus " resumed" for a resumed session */
 void tls_describe(struct tls *tls, char *buf, size_t size);
 
+/* The server certificate: subject and issuer DNs, expiry time.  false
+ * when there is none (or it cannot be parsed). */
+bool tls_peer_info(struct tls *tls, char *subject, size_t subject_size, char *issuer,
+		   size_t issuer_size, long long *expires);
+
 /* Store the session for the next connection (cache_file, mode 0600); call
  * after some application data was read, so a TLS 1.3 ticket is in. */
 void tls_save_session(struct tls *tls);

@@ -5,7 +5,7 @@
 set -eu
 
 PACKAGES="gcc make pkg-config autoconf automake autopoint gettext
-  libgnutls28-dev libsecret-1-dev libinih-dev
+  libgnutls28-dev libsecret-1-dev libinih-dev libunbound-dev python3-dnslib
   gnutls-bin python3-aiosmtpd ca-certificates
   dbus-daemon dbus-bin gnome-keyring libsecret-tools python3-dbus
   php-cli git git-email libmailtools-perl mailutils

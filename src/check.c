@@ -1,0 +1,281 @@
+#include "autoconfig.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "credentials.h"
+#include "deliver.h"
+#include "dns.h"
+#include "i18n.h"
+#include "providers.h"
+#include "smtp.h"
+
+#define PORT_PROBE_TIMEOUT_MS 3000
+
+struct report {
+	unsigned pass, warn, fail;
+};
+
+static void say(struct report *rep, const char *level, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void say(struct report *rep, const char *level, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (strcmp(level, "PASS") == 0)
+		rep->pass++;
+	else if (strcmp(level, "WARN") == 0)
+		rep->warn++;
+	else if (strcmp(level, "FAIL") == 0)
+		rep->fail++;
+	printf("%-5s ", level);
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	putchar('\n');
+}
+
+static void report_config(struct report *rep, const struct account *a)
+{
+	char value[600];
+
+	say(rep, "PASS", _("configuration: account '%s'"), a->name);
+	for (int k = 0; k < KEY_COUNT; k++) {
+		const char *source = a->origin[k] ? a->origin[k]
+				     : (a->set_mask & (1u << k)) && a->provider ? a->provider : _("default");
+
+		if (!config_key_value(a, (enum account_key)k, value, sizeof value))
+			continue;
+		printf("        %-18s = %-34s (%s)\n", config_key_name((enum account_key)k), value, source);
+	}
+}
+
+/* "open", or why not; one connect with a short timeout. */
+static bool probe_port(const char *host, unsigned port, char *why, size_t size)
+{
+	struct addrinfo hints = { .ai_socktype = SOCK_STREAM }, *list = NULL;
+	char service[8];
+	bool open_port = false;
+	int rc;
+
+	snprintf(service, sizeof service, "%u", port);
+	rc = getaddrinfo(host, service, &hints, &list);
+	if (rc != 0) {
+		snprintf(why, size, "%s", gai_strerror(rc));
+		return false;
+	}
+	snprintf(why, size, "%s", _("no address"));
+	for (struct addrinfo *ai = list; ai && !open_port; ai = ai->ai_next) {
+		int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+		struct pollfd pfd = { fd, POLLOUT, 0 };
+		int err = 0;
+		socklen_t len = sizeof err;
+
+		if (fd < 0)
+			continue;
+		if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0)
+			open_port = true;
+		else if (errno == EINPROGRESS && poll(&pfd, 1, PORT_PROBE_TIMEOUT_MS) == 1 &&
+			 getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) == 0 && err == 0)
+			open_port = true;
+		else
+			snprintf(why, size, "%s", err ? strerror(err) : errno == EINPROGRESS ? _("timed out") : strerror(errno));
+		close(fd);
+	}
+	freeaddrinfo(list);
+	return open_port;
+}
+
+/* The configured port and the standard ones (RELAYMAIL_CHECK_PORTS in tests). */
+static void report_ports(struct report *rep, const struct account *a)
+{
+	unsigned ports[8], n = 0, open_other = 0;
+	const char *env = getenv("RELAYMAIL_CHECK_PORTS");
+	char why[256], *list, *save = NULL;
+	bool configured_open;
+
+	ports[n++] = a->port;
+	list = strdup(env && *env ? env : "587,465,25");
+	for (char *w = list ? strtok_r(list, ",", &save) : NULL; w && n < 8; w = strtok_r(NULL, ",", &save)) {
+		unsigned p = (unsigned)atoi(w);
+
+		if (p > 0 && p < 65536 && p != a->port)
+			ports[n++] = p;
+	}
+	free(list);
+	configured_open = probe_port(a->host, a->port, why, sizeof why);
+	if (configured_open)
+		say(rep, "PASS", _("port %u of %s is reachable"), a->port, a->host);
+	else
+		say(rep, "FAIL", _("port %u of %s is not reachable: %s"), a->port, a->host, why);
+	for (unsigned i = 1; i < n; i++) {
+		bool open_port = probe_port(a->host, ports[i], why, sizeof why);
+
+		printf("        port %-5u %s\n", ports[i], open_port ? _("reachable") : why);
+		if (open_port && !open_other)
+			open_other = ports[i];
+	}
+	if (!configured_open && open_other)
+		say(rep, "FAIL", _("port %u is blocked (a firewall or the hosting provider?) but %u works: set port = %u%s"),
+		    a->port, open_other, open_other, open_other == 465 ? " (tls = implicit)" : "");
+}
+
+static void report_tls(struct report *rep, struct tls *tls)
+{
+	char desc[128], subject[512], issuer[512];
+	long long expires, days;
+
+	if (tls == NULL) {
+		say(rep, "WARN", _("TLS: not used (tls = off)"));
+		return;
+	}
+	tls_describe(tls, desc, sizeof desc);
+	say(rep, "PASS", _("TLS: %s, certificate verified"), desc);
+	if (!tls_peer_info(tls, subject, sizeof subject, issuer, sizeof issuer, &expires))
+		return;
+	days = (expires - (long long)time(NULL)) / 86400;
+	printf("        subject: %s\n        issuer:  %s\n", subject, issuer);
+	if (days < CHECK_CERT_WARN_DAYS)
+		say(rep, "WARN", _("the relay's certificate expires in %lld days"), days);
+	else
+		printf(_("        expires in %lld days\n"), days);
+}
+
+static void report_relay(struct report *rep, const struct account *a, bool verbose)
+{
+	struct secret secret = { NULL, 0 };
+	struct conn c = { .fd = -1 };
+	struct smtp_session *s = NULL;
+	struct smtp_outcome out;
+	struct result r;
+	const char *domain = a->domain ? a->domain : "localhost";
+
+	result_clear(&r);
+	if (!credentials_get(a, &secret, &r)) {
+		say(rep, "FAIL", _("password: %s"), r.msg);
+		return;
+	}
+	if (!deliver_connect(a, verbose, &c, &r) ||
+	    !smtp_open(&c, a, &secret, domain, &s, &out, &r)) {
+		const char *hint = providers_hint(a, r.msg);
+
+		say(rep, "FAIL", "%s", r.msg);
+		if (hint)
+			printf("        %s\n", hint);
+	} else {
+		report_tls(rep, smtp_tls(s));
+		say(rep, "PASS", _("EHLO: %s"), smtp_capabilities(s));
+		if (secret.data != NULL)
+			say(rep, "PASS", _("AUTH %s as %s accepted"), out.auth_mechanism, a->user);
+		else
+			say(rep, "WARN", _("no AUTH (the account has no user)"));
+		smtp_close(s);
+	}
+	conn_close(&c);
+	secret_wipe(&secret);
+}
+
+/* The SPF, DMARC and DKIM records of the sender's domain. */
+static void report_domain(struct report *rep, const struct account *a, const char *domain)
+{
+	const char *include = providers_spf_include(a);
+	struct dns_txt txt;
+	char name[512], why[256], needle[300];
+	const char *spf = NULL, *dmarc = NULL;
+
+	if (dns_lookup_txt(domain, &txt, why, sizeof why) == DNS_ERROR)
+		say(rep, "WARN", _("SPF of %s: %s"), domain, why);
+	for (size_t i = 0; i < txt.n; i++) {
+		if (strncasecmp(txt.records[i], "v=spf1", 6) == 0)
+			spf = txt.records[i];
+	}
+	snprintf(needle, sizeof needle, "include:%s", include ? include : "");
+	if (spf == NULL)
+		say(rep, "WARN", _("%s has no SPF record: receivers may treat its mail as spam"), domain);
+	else if (include != NULL && strcasestr(spf, needle) == NULL)
+		say(rep, "WARN", _("SPF of %s does not authorize %s (add %s): \"%s\""), domain, a->provider,
+		    needle, spf);
+	else
+		say(rep, "PASS", _("SPF of %s: \"%s\""), domain, spf);
+	dns_txt_free(&txt);
+
+	snprintf(name, sizeof name, "_dmarc.%s", domain);
+	if (dns_lookup_txt(name, &txt, why, sizeof why) == DNS_ERROR)
+		say(rep, "WARN", _("DMARC of %s: %s"), domain, why);
+	for (size_t i = 0; i < txt.n; i++) {
+		if (strncasecmp(txt.records[i], "v=DMARC1", 8) == 0)
+			dmarc = txt.records[i];
+	}
+	if (dmarc == NULL)
+		say(rep, "WARN", _("%s has no DMARC record (%s)"), domain, name);
+	else
+		say(rep, "PASS", _("DMARC of %s: \"%s\""), domain, dmarc);
+	dns_txt_free(&txt);
+
+	if (a->dkim_selector == NULL)
+		return;
+	snprintf(name, sizeof name, "%s._domainkey.%s", a->dkim_selector, domain);
+	if (dns_lookup_txt(name, &txt, why, sizeof why) == DNS_FOUND && txt.n > 0 &&
+	    strstr(txt.records[0], "p=") != NULL)
+		say(rep, "PASS", _("DKIM key %s found"), name);
+	else
+		say(rep, "WARN", _("no DKIM key at %s"), name);
+	dns_txt_free(&txt);
+}
+
+static const char *sender_domain(const struct account *a)
+{
+	const char *at = a->from ? strrchr(a->from, '@') : NULL;
+
+	return at ? at + 1 : a->domain;
+}
+
+bool check_run(const struct config *cfg, const char *account, bool verbose)
+{
+	struct report rep = { 0, 0, 0 };
+	struct account a;
+	struct result r;
+	struct addrinfo hints = { .ai_socktype = SOCK_STREAM }, *list = NULL;
+	char where[1024], addr[NI_MAXHOST];
+	int rc;
+
+	result_clear(&r);
+	if (!config_account_resolve(cfg, account, &a, &r)) {
+		say(&rep, "FAIL", _("configuration: %s"), r.msg);
+		goto out;
+	}
+	report_config(&rep, &a);
+	if (credentials_describe(&a, where, sizeof where, &r))
+		say(&rep, "PASS", _("password from: %s"), where);
+	else
+		say(&rep, "FAIL", _("password: %s"), r.msg);
+	rc = getaddrinfo(a.host, NULL, &hints, &list);
+	if (rc != 0) {
+		say(&rep, "FAIL", _("relay host %s does not resolve: %s"), a.host, gai_strerror(rc));
+	} else {
+		getnameinfo(list->ai_addr, list->ai_addrlen, addr, sizeof addr, NULL, 0, NI_NUMERICHOST);
+		say(&rep, "PASS", _("relay host %s resolves to %s"), a.host, addr);
+		freeaddrinfo(list);
+		report_ports(&rep, &a);
+		report_relay(&rep, &a, verbose);
+	}
+	if (sender_domain(&a) != NULL)
+		report_domain(&rep, &a, sender_domain(&a));
+	else
+		say(&rep, "WARN", _("no sender domain to check (set from or domain)"));
+out:
+	printf(_("%u passed, %u warnings, %u failed\n"), rep.pass, rep.warn, rep.fail);
+	return rep.fail == 0;
+}
