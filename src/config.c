@@ -623,7 +623,9 @@ static void tls_cache_path(struct account *a)
 		return;
 	if (xdg != NULL && xdg[0] == '/')
 		snprintf(dir, sizeof dir, "%s/relaymail", xdg);
-	else if (home != NULL && home[0] == '/' && strcmp(home, "/") != 0)
+	else if (home != NULL && home[0] == '/' && strcmp(home, "/") != 0 &&
+		 /* a web-served home (www-data: /var/www) must not hold session data */
+		 strncmp(home, "/var/www", 8) != 0 && strncmp(home, "/srv", 4) != 0)
 		snprintf(dir, sizeof dir, "%s/.cache/relaymail", home);
 	else
 		return;
