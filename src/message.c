@@ -588,7 +588,7 @@ bool message_add_header(struct message *msg, const char *name, const char *value
 	return true;
 }
 
-static bool write_all(int fd, const char *p, size_t n, struct result *r)
+bool message_write_all(int fd, const char *p, size_t n, struct result *r)
 {
 	while (n > 0) {
 		ssize_t w = write(fd, p, n);
@@ -611,9 +611,9 @@ bool message_write_content(const struct message *msg, int fd, struct result *r)
 
 	for (size_t i = 0; !msg->preformatted && ok && i < msg->n_headers; i++) {
 		if (!msg->headers[i].omit)
-			ok = write_all(fd, msg->headers[i].text, msg->headers[i].len, r);
+			ok = message_write_all(fd, msg->headers[i].text, msg->headers[i].len, r);
 	}
-	if (!ok || (!msg->preformatted && !write_all(fd, "\r\n", 2, r)))
+	if (!ok || (!msg->preformatted && !message_write_all(fd, "\r\n", 2, r)))
 		return false;
 	buf = malloc(READ_CHUNK);
 	if (buf == NULL)
@@ -626,7 +626,7 @@ bool message_write_content(const struct message *msg, int fd, struct result *r)
 		if (n <= 0)
 			ok = result_fail(r, RESULT_OSERR, _("cannot read the spool file"));
 		else
-			ok = write_all(fd, buf, (size_t)n, r);
+			ok = message_write_all(fd, buf, (size_t)n, r);
 		off += n > 0 ? n : 0;
 	}
 	free(buf);

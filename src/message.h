@@ -83,6 +83,9 @@ bool message_add_header(struct message *msg, const char *name, const char *value
  * a write error. */
 bool message_write_content(const struct message *msg, int fd, struct result *r);
 
+/* write(2) all n bytes (EINTR retried); RESULT_CANTCREAT on error. */
+bool message_write_all(int fd, const char *p, size_t n, struct result *r);
+
 /* Adopt fd (a complete message, e.g. a queue entry) as a preformatted
  * message.  Takes ownership of fd, also on failure. */
 bool message_adopt(int fd, bool eight_bit, struct message *msg, struct result *r);

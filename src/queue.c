@@ -180,20 +180,7 @@ static bool write_message(int fd, const void *data, struct result *r)
 
 static bool write_text(int fd, const void *data, struct result *r)
 {
-	const char *text = data;
-	size_t n = strlen(text);
-
-	while (n > 0) {
-		ssize_t w = write(fd, text, n);
-
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0)
-			return result_fail(r, RESULT_CANTCREAT, _("cannot write: %s"), strerror(errno));
-		text += w;
-		n -= (size_t)w;
-	}
-	return true;
+	return message_write_all(fd, data, strlen(data), r);
 }
 
 /* ---- entries ------------------------------------------------------------ */
