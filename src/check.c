@@ -18,6 +18,7 @@
 #include "deliver.h"
 #include "dns.h"
 #include "i18n.h"
+#include "log.h"
 #include "providers.h"
 #include "smtp.h"
 
@@ -32,6 +33,7 @@ static void say(struct report *rep, const char *level, const char *fmt, ...)
 
 static void say(struct report *rep, const char *level, const char *fmt, ...)
 {
+	char text[2048], shown[sizeof text * 4];
 	va_list ap;
 
 	if (strcmp(level, "PASS") == 0)
@@ -40,11 +42,11 @@ static void say(struct report *rep, const char *level, const char *fmt, ...)
 		rep->warn++;
 	else if (strcmp(level, "FAIL") == 0)
 		rep->fail++;
-	printf("%-5s ", level);
 	va_start(ap, fmt);
-	vprintf(fmt, ap);
+	vsnprintf(text, sizeof text, fmt, ap);
 	va_end(ap);
-	putchar('\n');
+	/* Reports quote the relay, DNS and certificates: text others control. */
+	printf("%-5s %s\n", level, log_escape(shown, sizeof shown, text));
 }
 
 static void report_config(struct report *rep, const struct account *a)
@@ -134,7 +136,7 @@ static void report_ports(struct report *rep, const struct account *a)
 
 static void report_tls(struct report *rep, struct tls *tls)
 {
-	char desc[128], subject[512], issuer[512];
+	char desc[128], subject[512], issuer[512], shown[512 * 4 + 1];
 	long long expires, days;
 
 	if (tls == NULL) {
@@ -146,7 +148,8 @@ static void report_tls(struct report *rep, struct tls *tls)
 	if (!tls_peer_info(tls, subject, sizeof subject, issuer, sizeof issuer, &expires))
 		return;
 	days = (expires - (long long)time(NULL)) / 86400;
-	printf("        subject: %s\n        issuer:  %s\n", subject, issuer);
+	printf("        subject: %s\n", log_escape(shown, sizeof shown, subject));
+	printf("        issuer:  %s\n", log_escape(shown, sizeof shown, issuer));
 	if (days < CHECK_CERT_WARN_DAYS)
 		say(rep, "WARN", _("the relay's certificate expires in %lld days"), days);
 	else

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "config_trust.h"
 #include "i18n.h"
 #include "providers.h"
 
@@ -31,6 +32,7 @@ struct parse_ctx {
 	char current_section[128];
 	struct account *current;        /* NULL until a known section */
 	bool in_aliases;                /* [aliases] */
+	bool in_service;                /* [service] */
 	struct result *r;
 	bool failed;
 };
@@ -371,8 +373,16 @@ static bool enter_section(struct parse_ctx *ctx, const char *section)
 	snprintf(ctx->current_section, sizeof ctx->current_section, "%s", section);
 	ctx->current = NULL;
 	ctx->in_aliases = strcmp(section, "aliases") == 0;
+	ctx->in_service = strcmp(section, "service") == 0;
 	if (ctx->in_aliases)
 		return true;
+	if (ctx->in_service) {
+		/* Only root decides who the service serves and how. */
+		if (!ctx->cfg->loading_system)
+			return fail_at(ctx, _("[service] is only honoured in the system file"));
+		ctx->cfg->service.present = true;
+		return true;
+	}
 	if (strcmp(section, "defaults") == 0) {
 		ctx->current = &ctx->cfg->defaults;
 		return true;
@@ -407,6 +417,26 @@ static bool set_default_account(struct parse_ctx *ctx, const char *value)
 	return true;
 }
 
+/* Only the system file may say where --config files are trusted: a file
+ * that could widen its own trust would make the rule pointless. */
+static bool set_alternate_dirs(struct parse_ctx *ctx, const char *value)
+{
+	char *origin;
+
+	if (!ctx->cfg->loading_system)
+		return fail_at(ctx, _("'alternate_config_directories' is only honoured in the system file"));
+	if (!config_trust_valid_dirs(value))
+		return fail_at(ctx, _("'alternate_config_directories' takes absolute directory names separated by spaces or commas"));
+	origin = origin_string(ctx, ctx->line);
+	if (origin == NULL || !parse_string(value, &ctx->cfg->alternate_dirs, ctx)) {
+		free(origin);
+		return false;
+	}
+	free(ctx->cfg->alternate_dirs_origin);
+	ctx->cfg->alternate_dirs_origin = origin;
+	return true;
+}
+
 static bool set_key(struct parse_ctx *ctx, const char *name, const char *value)
 {
 	struct account *acct = ctx->current;
@@ -419,6 +449,8 @@ static bool set_key(struct parse_ctx *ctx, const char *name, const char *value)
 	if (spec == NULL) {
 		if (acct == &ctx->cfg->defaults && strcmp(name, "default_account") == 0)
 			return set_default_account(ctx, value);
+		if (acct == &ctx->cfg->defaults && strcmp(name, "alternate_config_directories") == 0)
+			return set_alternate_dirs(ctx, value);
 		return fail_at(ctx, _("unknown key '%s'"), name);
 	}
 	if (acct->file_mask & (1u << spec->key))
@@ -467,6 +499,14 @@ static bool set_alias(struct parse_ctx *ctx, const char *name, const char *value
 	return true;
 }
 
+static bool set_service_key(struct parse_ctx *ctx, const char *name, const char *value)
+{
+	char err[RESULT_MSG_MAX / 4];
+
+	return config_service_set(&ctx->cfg->service, name, value, err, sizeof err) ||
+	       fail_at(ctx, "%s", err);
+}
+
 static int on_ini_value(void *user, const char *section, const char *name, const char *value)
 {
 	struct parse_ctx *ctx = user;
@@ -474,12 +514,14 @@ static int on_ini_value(void *user, const char *section, const char *name, const
 	if (ctx->failed)
 		return 0;
 	if (strcmp(section, ctx->current_section) != 0 ||
-	    (ctx->current == NULL && !ctx->in_aliases)) {
+	    (ctx->current == NULL && !ctx->in_aliases && !ctx->in_service)) {
 		if (!enter_section(ctx, section))
 			return 0;
 	}
 	if (ctx->in_aliases)
 		return set_alias(ctx, name, value) ? 1 : 0;
+	if (ctx->in_service)
+		return set_service_key(ctx, name, value) ? 1 : 0;
 	return set_key(ctx, name, value) ? 1 : 0;
 }
 
@@ -573,17 +615,27 @@ bool config_user_path(char *buf, size_t size)
 }
 
 bool config_load(struct config *cfg, const char *system_file, const char *user_file,
-		 bool user_file_explicit, struct result *r)
+		 enum config_user_source source, struct result *r)
 {
+	char trusted[PATH_MAX];
 	struct stat a, b;
+	bool ok;
 
-	if (system_file != NULL && !config_load_file(cfg, system_file, false, r))
+	cfg->loading_system = true;
+	ok = system_file == NULL || config_load_file(cfg, system_file, false, r);
+	cfg->loading_system = false;
+	if (!ok)
 		return false;
+	if (user_file != NULL && source == CONFIG_USER_ARGV) {
+		if (!config_trust_cmdline_file(cfg, user_file, trusted, r))
+			return false;
+		user_file = trusted;
+	}
 	/* --config /etc/relaymail.conf names the system file: read it once. */
 	if (user_file != NULL && system_file != NULL && stat(system_file, &a) == 0 &&
 	    stat(user_file, &b) == 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino)
 		return true;
-	if (user_file != NULL && !config_load_file(cfg, user_file, user_file_explicit, r))
+	if (user_file != NULL && !config_load_file(cfg, user_file, source != CONFIG_USER_STANDARD, r))
 		return false;
 	return true;
 }
@@ -591,6 +643,7 @@ bool config_load(struct config *cfg, const char *system_file, const char *user_f
 void config_init(struct config *cfg)
 {
 	memset(cfg, 0, sizeof *cfg);
+	config_service_defaults(&cfg->service);
 }
 
 /* Copy every key the account did not set from [defaults]. */
@@ -617,18 +670,21 @@ static void tls_cache_path(struct account *a)
 	const char *xdg = getenv("XDG_CACHE_HOME"), *home = getenv("HOME"), *trust;
 	unsigned char digest[32];
 	char dir[256];
+	int n;
 
 	a->tls_cache_file[0] = '\0';
 	if (!a->tls_session_cache || a->tls == TLS_MODE_OFF || a->host == NULL)
 		return;
 	if (xdg != NULL && xdg[0] == '/')
-		snprintf(dir, sizeof dir, "%s/relaymail", xdg);
+		n = snprintf(dir, sizeof dir, "%s/relaymail", xdg);
 	else if (home != NULL && home[0] == '/' && strcmp(home, "/") != 0 &&
 		 /* a web-served home (www-data: /var/www) must not hold session data */
 		 strncmp(home, "/var/www", 8) != 0 && strncmp(home, "/srv", 4) != 0)
-		snprintf(dir, sizeof dir, "%s/.cache/relaymail", home);
+		n = snprintf(dir, sizeof dir, "%s/.cache/relaymail", home);
 	else
 		return;
+	if (n < 0 || (size_t)n >= sizeof dir)
+		return;         /* a cut path would name another directory: no cache */
 	/* The trust anchors are part of the key: a session verified against
 	 * one CA file must not be resumed under another. */
 	trust = a->tls_ca_file ? a->tls_ca_file : "system";
@@ -763,5 +819,9 @@ void config_free(struct config *cfg)
 	free(cfg->aliases);
 	free(cfg->default_account);
 	free(cfg->default_account_origin);
+	free(cfg->alternate_dirs);
+	free(cfg->alternate_dirs_origin);
+	config_service_free(&cfg->service);
 	memset(cfg, 0, sizeof *cfg);
+	config_service_defaults(&cfg->service);
 }

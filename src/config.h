@@ -12,6 +12,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "config_service.h"
 #include "result.h"
 
 enum tls_mode { TLS_MODE_STARTTLS, TLS_MODE_IMPLICIT, TLS_MODE_OFF };
@@ -90,6 +91,20 @@ struct config {
 	size_t n_accounts;
 	struct alias *aliases;
 	size_t n_aliases;
+	/* [defaults] alternate_config_directories (system file only): where a
+	 * --config file may live for users other than root (config_trust.c). */
+	char *alternate_dirs;
+	char *alternate_dirs_origin;
+	bool loading_system;            /* while the system file is parsed */
+	struct service_config service;  /* [service] (system file only) */
+};
+
+/* Where the file after the system file comes from, which decides whether
+ * it is required and whether it must pass config_trust_cmdline_file(). */
+enum config_user_source {
+	CONFIG_USER_STANDARD = 0,       /* ~/.config/relaymail/config: optional */
+	CONFIG_USER_ENV = 1,            /* RELAYMAIL_CONFIG: required */
+	CONFIG_USER_ARGV = 2,           /* --config: required, and trusted only by rule */
 };
 
 void config_init(struct config *cfg);
@@ -98,10 +113,11 @@ void config_init(struct config *cfg);
  * must not be writable by group or others, nor owned by another user. */
 bool config_load_file(struct config *cfg, const char *path, bool required, struct result *r);
 
-/* The standard layering: system_file (optional), then user_file (required
- * when explicit, optional otherwise). */
+/* The standard layering: system_file (optional), then user_file (optional
+ * when standard, required otherwise; from the command line only when
+ * config_trust_cmdline_file() allows it: RESULT_USAGE if not). */
 bool config_load(struct config *cfg, const char *system_file, const char *user_file,
-		 bool user_file_explicit, struct result *r);
+		 enum config_user_source source, struct result *r);
 
 /* The user file path: $XDG_CONFIG_HOME/relaymail/config or
  * ~/.config/relaymail/config.  Returns false when neither is known. */

@@ -46,16 +46,31 @@ bool conn_starttls(struct conn *c, const struct tls_params *p, struct result *r)
 	return true;
 }
 
-static bool send_plain(int fd, const char *p, size_t n, struct result *r)
+void conn_deadline(const struct conn *c, struct timespec *deadline)
+{
+	clock_gettime(CLOCK_MONOTONIC, deadline);
+	deadline->tv_sec += c->timeout_s;
+}
+
+/* Each send() may block only for what is left of the deadline. */
+static bool send_plain(int fd, const char *p, size_t n, const struct timespec *deadline,
+		       struct result *r)
 {
 	while (n > 0) {
-		ssize_t rc = send(fd, p, n, MSG_NOSIGNAL);
+		int ms = tls_ms_until(deadline);
+		struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
+		ssize_t rc;
 
-		if (rc < 0 && errno == EINTR)
+		if (ms == 0)
+			return result_fail(r, RESULT_TEMPFAIL, _("write to the server failed: %s"),
+					   _("timed out"));
+		setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+		rc = send(fd, p, n, MSG_NOSIGNAL);
+		if (rc < 0 && (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK))
 			continue;
 		if (rc < 0)
 			return result_fail(r, RESULT_TEMPFAIL, _("write to the server failed: %s"),
-					   errno == EAGAIN ? _("timed out") : strerror(errno));
+					   strerror(errno));
 		p += rc;
 		n -= (size_t)rc;
 	}
@@ -64,12 +79,18 @@ static bool send_plain(int fd, const char *p, size_t n, struct result *r)
 
 bool conn_flush(struct conn *c, struct result *r)
 {
+	struct timespec deadline;
 	bool ok;
 
 	if (c->wlen == 0)
 		return true;
-	ok = c->tls ? tls_write_all(c->tls, c->wbuf, c->wlen, r)
-		    : send_plain(c->fd, c->wbuf, c->wlen, r);
+	conn_deadline(c, &deadline);
+	ok = c->tls ? tls_write_all(c->tls, c->wbuf, c->wlen, &deadline, r)
+		    : send_plain(c->fd, c->wbuf, c->wlen, &deadline, r);
+	/* An AUTH response must not outlive its use in our memory. */
+	if (c->wbuf_secret)
+		explicit_bzero(c->wbuf, c->wlen);
+	c->wbuf_secret = false;
 	c->wlen = 0;
 	return ok;
 }
@@ -103,6 +124,8 @@ bool conn_command(struct conn *c, const char *line, struct result *r)
 bool conn_command_secret(struct conn *c, const char *prefix, const char *secret,
 			 struct result *r)
 {
+	bool ok;
+
 	if (c->verbose) {
 		char shown[128];
 		size_t n = strlen(prefix);
@@ -113,29 +136,17 @@ bool conn_command_secret(struct conn *c, const char *prefix, const char *secret,
 		memcpy(shown + n, "<redacted>", 11);
 		log_trace(">>>", shown, strlen(shown));
 	}
-	return conn_write(c, prefix, strlen(prefix), r) &&
-	       conn_write(c, secret, strlen(secret), r) && conn_write(c, "\r\n", 2, r);
-}
-
-void conn_deadline(const struct conn *c, struct timespec *deadline)
-{
-	clock_gettime(CLOCK_MONOTONIC, deadline);
-	deadline->tv_sec += c->timeout_s;
-}
-
-static int ms_until(const struct timespec *deadline)
-{
-	struct timespec now;
-	long ms;
-
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	ms = (deadline->tv_sec - now.tv_sec) * 1000 + (deadline->tv_nsec - now.tv_nsec) / 1000000;
-	return ms < 0 ? 0 : (int)ms;
+	c->wbuf_secret = true;
+	ok = conn_write(c, prefix, strlen(prefix), r) &&
+	     conn_write(c, secret, strlen(secret), r) && conn_write(c, "\r\n", 2, r);
+	/* Again: a full buffer flushed on the way was wiped and cleared it. */
+	c->wbuf_secret = true;
+	return ok;
 }
 
 static bool fill(struct conn *c, const struct timespec *deadline, struct result *r)
 {
-	int ms = ms_until(deadline);
+	int ms = tls_ms_until(deadline);
 	ssize_t n;
 
 	if (c->rstart > 0) {
@@ -146,7 +157,7 @@ static bool fill(struct conn *c, const struct timespec *deadline, struct result 
 	if (c->tls) {
 		if (ms == 0)
 			return result_fail(r, RESULT_TEMPFAIL, _("timed out waiting for the server"));
-		n = tls_read(c->tls, c->rbuf + c->rend, CONN_RBUF - c->rend, ms, r);
+		n = tls_read(c->tls, c->rbuf + c->rend, CONN_RBUF - c->rend, deadline, r);
 	} else {
 		struct pollfd pfd = { c->fd, POLLIN, 0 };
 		int rc;
@@ -210,6 +221,9 @@ void conn_close(struct conn *c)
 	if (c->fd >= 0)
 		close(c->fd);
 	c->fd = -1;
+	if (c->wbuf != NULL && c->wbuf_secret)
+		explicit_bzero(c->wbuf, CONN_WBUF);
+	c->wbuf_secret = false;
 	free(c->wbuf);
 	c->wbuf = NULL;
 }

@@ -29,6 +29,7 @@ struct conn {
 	size_t rstart, rend;
 	char *wbuf;
 	size_t wlen;
+	bool wbuf_secret;       /* wbuf held a secret since the last wipe */
 };
 
 bool conn_init(struct conn *c, int fd, unsigned timeout_s, bool verbose, struct result *r);
@@ -43,17 +44,21 @@ bool conn_write(struct conn *c, const void *data, size_t len, struct result *r);
 /* Queue one command line; CRLF is appended; traced with -v. */
 bool conn_command(struct conn *c, const char *line, struct result *r);
 
-/* Queue "prefix secret" but trace only "prefix <redacted>". */
+/* Queue "prefix secret" but trace only "prefix <redacted>".  The write
+ * buffer is wiped once it has been sent (or at conn_close()). */
 bool conn_command_secret(struct conn *c, const char *prefix, const char *secret,
 			 struct result *r);
 
+/* Send what is queued, within timeout_s from now for all of it (a relay
+ * that reads a byte now and then cannot stretch it). */
 bool conn_flush(struct conn *c, struct result *r);
 
 /* Deadline for one server reply, timeout_s from now. */
 void conn_deadline(const struct conn *c, struct timespec *deadline);
 
 /* Read one line ending in LF before deadline; CRLF/LF removed; NUL-terminated
- * in line[size]. A longer line is RESULT_PROTOCOL. */
+ * in line[size]. A longer line is RESULT_PROTOCOL.  Every wait, also inside
+ * TLS (records, renegotiation requests), ends at the same deadline. */
 bool conn_read_line(struct conn *c, char *line, size_t size, size_t *len,
 		    const struct timespec *deadline, struct result *r);
 

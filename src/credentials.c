@@ -8,6 +8,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <termios.h>
@@ -20,6 +22,17 @@
 #include "log.h"
 
 extern char **environ;
+
+/* Before a secret is in memory: no core file and no ptrace or /proc/PID/mem
+ * access by other processes of the same user.  Children start dumpable
+ * again at exec, but keep RLIMIT_CORE 0. */
+static void protect_process(void)
+{
+	struct rlimit none = { 0, 0 };
+
+	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+	setrlimit(RLIMIT_CORE, &none);
+}
 
 void secret_wipe(struct secret *s)
 {
@@ -283,11 +296,15 @@ static void systemd_path(const struct account *acct, char *path, size_t size)
 	const char *dir = getenv("CREDENTIALS_DIRECTORY");
 	const char *name = acct->credential ? acct->credential : acct->name;
 
-	path[0] = '\0';
+	int n = 0;
+
 	if (acct->credential != NULL && acct->credential[0] == '/')
-		snprintf(path, size, "%s", acct->credential);
+		n = snprintf(path, size, "%s", acct->credential);
 	else if (dir != NULL && dir[0] == '/' && strchr(name, '/') == NULL)
-		snprintf(path, size, "%s/%s", dir, name);
+		n = snprintf(path, size, "%s/%s", dir, name);
+	/* A cut path would name another file. */
+	if (n <= 0 || (size_t)n >= size)
+		path[0] = '\0';
 }
 
 /* Read one line from the terminal with echo off. */
@@ -360,6 +377,7 @@ bool credentials_get(const struct account *acct, struct secret *out, struct resu
 	out->len = 0;
 	if (acct->user == NULL)
 		return true;
+	protect_process();
 	if (any || pin == PASSWORD_SOURCE_KEYRING) {
 		if (keyring_lookup(acct, out, why, sizeof why) == KEYRING_FOUND)
 			return true;
@@ -408,7 +426,10 @@ bool credentials_describe(const struct account *acct, char *buf, size_t size, st
 		return true;
 	}
 	if (any || pin == PASSWORD_SOURCE_KEYRING) {
-		enum keyring_status st = keyring_lookup(acct, &found, why, sizeof why);
+		enum keyring_status st;
+
+		protect_process();
+		st = keyring_lookup(acct, &found, why, sizeof why);
 
 		secret_wipe(&found);
 		if (st == KEYRING_FOUND) {
@@ -437,6 +458,7 @@ bool credentials_read_new(struct secret *out, struct result *r)
 	int tty;
 	bool ok;
 
+	protect_process();
 	if (isatty(STDIN_FILENO)) {
 		tty = open_tty();
 		if (tty < 0)

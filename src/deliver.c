@@ -27,9 +27,9 @@ bool deliver_connect(const struct account *acct, bool verbose, struct conn *c, s
 	return acct->tls != TLS_MODE_IMPLICIT || conn_starttls(c, &tls, r);
 }
 
-static void log_delivery(struct eventlog *log, const struct account *acct,
-			 const struct envelope *env, const struct message *msg,
-			 const struct smtp_outcome *out, const struct timespec *start)
+void deliver_log(struct eventlog *log, const struct account *acct, const struct envelope *env,
+		 const struct message *msg, const struct smtp_outcome *out,
+		 const struct timespec *start)
 {
 	struct timespec end;
 	char id[256];
@@ -61,6 +61,6 @@ bool deliver(const struct account *acct, const struct secret *secret,
 	ok = deliver_connect(acct, verbose, &c, r) && smtp_submit(&c, acct, secret, env, msg, out, r);
 	conn_close(&c);
 	if (ok)
-		log_delivery(log, acct, env, msg, out, &start);
+		deliver_log(log, acct, env, msg, out, &start);
 	return ok;
 }

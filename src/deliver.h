@@ -14,8 +14,15 @@
 #include "message.h"
 #include "smtp.h"
 
+#include <time.h>
+
 /* Connect (TCP, and TLS for implicit TLS) to the account's relay. */
 bool deliver_connect(const struct account *acct, bool verbose, struct conn *c, struct result *r);
+
+/* The "sent" event line of a delivery that began at start (monotonic). */
+void deliver_log(struct eventlog *log, const struct account *acct, const struct envelope *env,
+		 const struct message *msg, const struct smtp_outcome *out,
+		 const struct timespec *start);
 
 bool deliver(const struct account *acct, const struct secret *secret,
 	     const struct envelope *env, const struct message *msg, bool verbose,

@@ -50,8 +50,9 @@ bool envelope_expand_address(const struct account *acct, const char *addr, const
 static bool add_qualified(const struct account *acct, struct address_list *list,
 			  const char *addr, const char *domain, int depth, struct result *r)
 {
-	char buf[ADDRESS_MAX + 256 + 2];
+	char buf[ADDRESS_MAX + 1];
 	const char *alias;
+	int n;
 
 	if (strchr(addr, '@') != NULL)
 		return address_list_add(list, addr, r);
@@ -61,21 +62,42 @@ static bool add_qualified(const struct account *acct, struct address_list *list,
 			return result_fail(r, RESULT_CONFIG, _("alias '%s' loops"), addr);
 		return add_from_text_depth(acct, list, domain, alias, strlen(alias), depth + 1, r);
 	}
-	snprintf(buf, sizeof buf, "%s@%s", addr, domain);
+	n = snprintf(buf, sizeof buf, "%s@%s", addr, domain);
+	if (n < 0 || (size_t)n >= sizeof buf)
+		return result_fail(r, RESULT_DATAERR, _("address longer than %d characters"), ADDRESS_MAX);
 	return address_list_add(list, buf, r);
+}
+
+struct expansion {
+	const struct account *acct;
+	struct address_list *list;
+	const char *domain;
+	int depth;
+};
+
+/* Each address as the parser finds it, so that a list over the limit is
+ * refused as soon as it passes it, not after it has been built whole. */
+static bool expand_one(const char *addr, size_t start, size_t len, void *data, struct result *r)
+{
+	struct expansion *x = data;
+
+	(void)start;
+	(void)len;
+	if (!add_qualified(x->acct, x->list, addr, x->domain, x->depth, r))
+		return false;
+	if (x->list->n > ENVELOPE_MAX_RECIPIENTS)
+		return result_fail(r, RESULT_USAGE, _("too many recipients (limit %d)"),
+				   ENVELOPE_MAX_RECIPIENTS);
+	return true;
 }
 
 static bool add_from_text_depth(const struct account *acct, struct address_list *list,
 				const char *domain, const char *text, size_t len, int depth,
 				struct result *r)
 {
-	struct address_list parsed = { 0 };
-	bool ok = rfc5322_parse_address_list(text, len, &parsed, r);
+	struct expansion x = { acct, list, domain, depth };
 
-	for (size_t i = 0; ok && i < parsed.n; i++)
-		ok = add_qualified(acct, list, parsed.items[i], domain, depth, r);
-	address_list_free(&parsed);
-	return ok;
+	return rfc5322_scan_address_list(text, len, expand_one, &x, r);
 }
 
 static bool add_from_text(const struct account *acct, struct envelope *env, const char *text,
@@ -107,7 +129,8 @@ static bool add_header_recipients(const struct account *acct, struct envelope *e
 				continue;
 			value = message_header_value(h, &len);
 			if (!add_from_text(acct, env, value, len, r)) {
-				r->cls = RESULT_DATAERR;
+				if (r->cls != RESULT_USAGE)     /* too many recipients */
+					r->cls = RESULT_DATAERR;
 				return result_prefix(r, names[k]);
 			}
 		}
@@ -126,8 +149,10 @@ static bool qualify_sender(const struct account *acct, struct envelope *env, con
 		return false;
 	env->sender = one.n > 0 ? strdup(one.items[0]) : NULL;
 	address_list_free(&one);
-	if (env->sender == NULL)
-		return result_fail(r, RESULT_USAGE, _("invalid sender address '%s'"), name);
+	if (env->sender == NULL) {
+		result_fail(r, RESULT_USAGE, _("invalid sender address '%s'"), name);
+		return false;   /* spelled out: the analyzer cannot see result_fail() */
+	}
 	return true;
 }
 
@@ -144,6 +169,8 @@ static bool build_sender(const struct options *opts, const struct account *acct,
 			env->sender = strdup(given);
 		else
 			return qualify_sender(acct, env, given, r);
+	} else if (opts->caller_user != NULL) {
+		return qualify_sender(acct, env, opts->caller_user, r);
 	} else {
 		pw = current_user();
 		return qualify_sender(acct, env, pw ? pw->pw_name : "nobody", r);
@@ -159,6 +186,10 @@ static const char *sender_full_name(const struct options *opts)
 
 	if (opts->fullname != NULL)
 		return opts->fullname;
+	/* The service's caller, not the service user (and no getpwuid() in
+	 * its threads). */
+	if (opts->caller_user != NULL)
+		return opts->caller_gecos != NULL && *opts->caller_gecos ? opts->caller_gecos : NULL;
 	pw = current_user();
 	if (pw == NULL || pw->pw_gecos == NULL || pw->pw_gecos[0] == '\0')
 		return NULL;
@@ -201,7 +232,8 @@ static bool add_missing_headers(const struct options *opts, struct envelope *env
 	if (message_find(msg, "From", 0) < 0) {
 		name = sender_full_name(opts);
 		/* gecos holds "Full Name,room,phone,...": only the name counts. */
-		snprintf(gecos, sizeof gecos, "%s", name ? name : "");
+		if (snprintf(gecos, sizeof gecos, "%s", name ? name : "") >= (int)sizeof gecos)
+			rfc5322_utf8_trim_partial(gecos);
 		if (opts->fullname == NULL)
 			gecos[strcspn(gecos, ",")] = '\0';
 		snprintf(daemon, sizeof daemon, "MAILER-DAEMON@%s", env->domain);
@@ -246,8 +278,8 @@ bool envelope_build(const struct options *opts, const struct account *acct,
 		const char *arg = opts->recipients[i];
 
 		if (!add_from_text(acct, env, arg, strlen(arg), r)) {
-			if (r->cls == RESULT_CONFIG || r->cls == RESULT_OSERR)
-				return false;   /* an alias loop, not the argument's fault */
+			if (r->cls != RESULT_DATAERR)
+				return false;   /* alias loop, too many: not this argument's fault */
 			return result_fail(r, RESULT_USAGE, _("invalid recipient '%s'"), arg);
 		}
 	}
@@ -255,9 +287,6 @@ bool envelope_build(const struct options *opts, const struct account *acct,
 		return false;
 	if (env->recipients.n == 0)
 		return result_fail(r, RESULT_USAGE, _("no recipients: give them as arguments or use -t"));
-	if (env->recipients.n > ENVELOPE_MAX_RECIPIENTS)
-		return result_fail(r, RESULT_USAGE, _("too many recipients (limit %d)"),
-				   ENVELOPE_MAX_RECIPIENTS);
 	env->body_8bit = opts->body_8bit || msg->eight_bit;
 	env->dsn_notify = opts->dsn_notify;
 	env->dsn_ret = opts->dsn_ret;

@@ -19,6 +19,7 @@ void eventlog_init(struct eventlog *log, const struct account *acct)
 	log->file = acct ? acct->log_file : NULL;
 	log->json = acct && acct->log_json;
 	log->file_failed = false;
+	log->local_user = NULL;
 }
 
 /* JSON string body: quotes, backslashes and control characters escaped;
@@ -48,7 +49,7 @@ static void json_field(FILE *f, const char *key, const char *value, bool *first)
 	*first = false;
 }
 
-static char *format_json(const struct event *e)
+static char *format_json(const struct eventlog *log, const struct event *e)
 {
 	char *text = NULL, stamp[32];
 	size_t len = 0;
@@ -63,6 +64,7 @@ static char *format_json(const struct event *e)
 	fputc('{', f);
 	json_field(f, "time", stamp, &first);
 	json_field(f, "event", e->kind, &first);
+	json_field(f, "user", log->local_user, &first);
 	json_field(f, "queue_id", e->queue_id, &first);
 	json_field(f, "message_id", e->message_id, &first);
 	json_field(f, "sender", e->env ? e->env->sender : NULL, &first);
@@ -87,7 +89,7 @@ static char *format_json(const struct event *e)
 	return fclose(f) == 0 ? text : (free(text), NULL);
 }
 
-static char *format_text(const struct event *e)
+static char *format_text(const struct eventlog *log, const struct event *e)
 {
 	char *text = NULL, shown[512];
 	size_t len = 0;
@@ -96,6 +98,8 @@ static char *format_text(const struct event *e)
 	if (f == NULL)
 		return NULL;
 	fprintf(f, "%s", e->kind);
+	if (log->local_user)
+		fprintf(f, " user=%s", log->local_user);
 	if (e->queue_id)
 		fprintf(f, " queue_id=%s", e->queue_id);
 	if (e->message_id)
@@ -112,6 +116,24 @@ static char *format_text(const struct event *e)
 	if (e->reply)
 		fprintf(f, " reply=\"%s\"", log_printable(shown, sizeof shown, e->reply, strlen(e->reply)));
 	return fclose(f) == 0 ? text : (free(text), NULL);
+}
+
+/* The text line for syslog and a text log_file: the Message-ID, the
+ * addresses and the queue id come from the message or a queue file, and
+ * may carry control characters meant for a terminal (JSON escapes its own). */
+static char *format_text_escaped(const struct eventlog *log, const struct event *e)
+{
+	char *raw = format_text(log, e), *shown;
+	size_t size;
+
+	if (raw == NULL)
+		return NULL;
+	size = 4 * strlen(raw) + 1;
+	shown = malloc(size);
+	if (shown != NULL)
+		log_escape(shown, size, raw);
+	free(raw);
+	return shown;
 }
 
 static void append_file(struct eventlog *log, const char *line)
@@ -136,7 +158,7 @@ static void append_file(struct eventlog *log, const char *line)
 
 void eventlog_write(struct eventlog *log, const struct event *e)
 {
-	char *text = format_text(e);
+	char *text = format_text_escaped(log, e);
 	char *line;
 
 	if (text == NULL)
@@ -144,14 +166,14 @@ void eventlog_write(struct eventlog *log, const struct event *e)
 	syslog(strcmp(e->kind, "failed") == 0 ? LOG_WARNING : LOG_INFO, "%s", text);
 	if (log->file != NULL) {
 		if (log->json) {
-			line = format_json(e);
-		} else if ((line = malloc(strlen(text) + 64)) != NULL) {
+			line = format_json(log, e);
+		} else if ((line = malloc(strlen(text) + 96)) != NULL) {
 			char stamp[32];
 			time_t now = time(NULL);
 			struct tm tm;
 
 			strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%S%z", localtime_r(&now, &tm));
-			sprintf(line, "%s relaymail[%ld]: %s\n", stamp, (long)getpid(), text);
+			snprintf(line, strlen(text) + 96, "%s relaymail[%ld]: %s\n", stamp, (long)getpid(), text);
 		}
 		if (line != NULL)
 			append_file(log, line);

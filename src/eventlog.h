@@ -19,6 +19,7 @@ struct eventlog {
 	const char *file;       /* borrowed from the account; NULL: syslog only */
 	bool json;
 	bool file_failed;       /* already reported */
+	const char *local_user; /* system mode: the local user who submitted (borrowed) */
 };
 
 struct event {

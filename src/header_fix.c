@@ -161,10 +161,11 @@ static bool take_first(const char *addr, size_t start, size_t len, void *data, s
 	return true;
 }
 
-/* "Cron Daemon" from `"Cron Daemon" <root>`; empty when there is none. */
+/* "Cron Daemon" from `"Cron Daemon" <root>`, unfolded; empty when there
+ * is none. */
 static void display_name(const char *value, size_t start, char *buf, size_t size)
 {
-	size_t end = start, begin = 0;
+	size_t end = start, begin = 0, o = 0;
 
 	while (end > 0 && value[end - 1] != '<')
 		end--;
@@ -176,18 +177,27 @@ static void display_name(const char *value, size_t start, char *buf, size_t size
 		begin++;
 	while (end > begin && (value[end - 1] == ' ' || value[end - 1] == '\t' || value[end - 1] == '"'))
 		end--;
-	snprintf(buf, size, "%.*s", (int)(end - begin), value + begin);
+	for (size_t i = begin; i < end && o + 1 < size; i++) {
+		if (value[i] != '\r' && value[i] != '\n')
+			buf[o++] = value[i];
+	}
+	buf[o] = '\0';
+	if (o + 1 == size)
+		rfc5322_utf8_trim_partial(buf);
 }
 
 static bool rewrite_from(const struct account *acct, struct message *msg, struct header *from,
 			 const char *display, const char *original, struct result *r)
 {
 	char name[512], mailbox[2048];
+	int n;
 
 	if (display[0] != '\0')
-		snprintf(name, sizeof name, "%s (%s)", display, original);
+		n = snprintf(name, sizeof name, "%s (%s)", display, original);
 	else
-		snprintf(name, sizeof name, "%s", original);
+		n = snprintf(name, sizeof name, "%s", original);
+	if (n < 0 || (size_t)n >= sizeof name)
+		rfc5322_utf8_trim_partial(name);
 	/* replace_value keeps "From:"; the value starts with a blank. */
 	mailbox[0] = ' ';
 	if (!rfc5322_format_mailbox(name, acct->from, mailbox + 1, sizeof mailbox - 1))
@@ -304,30 +314,54 @@ bool header_fix_encode_8bit(struct message *msg, bool *eight_bit_left, struct re
 
 /* ---- folding ----------------------------------------------------------- */
 
-/* Break one physical line at the last blank before the limit. */
-static bool fold_text(const char *text, size_t len, struct growbuf *out)
+static bool is_blank(char c)
+{
+	return c == ' ' || c == '\t';
+}
+
+/* Fold one physical line text[pos, end) (end at its CR) into lines of at
+ * most HEADER_LINE_MAX characters: at the last blank that leaves something
+ * before it, else (one unbreakable run) hard, at a UTF-8 character
+ * boundary, with a blank inserted to make the rest a continuation line,
+ * which then counts against the limit too.  Sets *hard for a hard break. */
+static bool fold_line(const char *text, size_t pos, size_t end, struct growbuf *out, bool *hard)
+{
+	size_t lead = 0;        /* 1 after a hard break: the inserted blank */
+
+	while (lead + (end - pos) > HEADER_LINE_MAX) {
+		size_t room = HEADER_LINE_MAX - lead, cut = pos + room;
+
+		while (cut > pos + 1 && !is_blank(text[cut]))
+			cut--;
+		if (cut == pos + 1) {
+			cut = pos + room;
+			for (int k = 0; k < 3 && cut > pos + 1 && ((unsigned char)text[cut] & 0xC0) == 0x80; k++)
+				cut--;
+			*hard = true;
+		}
+		if ((lead && !put(out, " ", 1)) || !put(out, text + pos, cut - pos) ||
+		    !put(out, "\r\n", 2))
+			return false;
+		lead = is_blank(text[cut]) ? 0 : 1;
+		pos = cut;
+	}
+	return (!lead || put(out, " ", 1)) && put(out, text + pos, end - pos);
+}
+
+static bool fold_text(const char *text, size_t len, struct growbuf *out, bool *hard)
 {
 	size_t line_start = 0;
 
 	while (line_start < len) {
 		const char *nl = memchr(text + line_start, '\n', len - line_start);
 		size_t line_end = nl ? (size_t)(nl - text) + 1 : len;
-		size_t pos = line_start;
+		size_t end = line_end;
 
-		while (line_end - pos > HEADER_LINE_MAX + 2) {
-			size_t cut = pos + HEADER_LINE_MAX;
-
-			while (cut > pos + 1 && text[cut] != ' ' && text[cut] != '\t')
-				cut--;
-			if (cut == pos + 1)
-				cut = pos + HEADER_LINE_MAX;    /* no blank: hard break */
-			if (!put(out, text + pos, cut - pos) || !put(out, "\r\n", 2))
-				return false;
-			if (text[cut] != ' ' && text[cut] != '\t' && !put(out, " ", 1))
-				return false;
-			pos = cut;
-		}
-		if (!put(out, text + pos, line_end - pos))
+		/* every stored line ends with CRLF: fold the text before it */
+		if (end - line_start >= 2 && text[end - 1] == '\n' && text[end - 2] == '\r')
+			end -= 2;
+		if (!fold_line(text, line_start, end, out, hard) ||
+		    !put(out, text + end, line_end - end))
 			return false;
 		line_start = line_end;
 	}
@@ -340,28 +374,47 @@ static bool needs_folding(const struct header *h)
 
 	for (size_t i = 0; i < h->len; i++) {
 		run = h->text[i] == '\n' ? 0 : run + 1;
-		if (run > HEADER_LINE_MAX + 1)
+		if (run > HEADER_LINE_MAX + 1)  /* the CR counts in run */
 			return true;
 	}
 	return false;
+}
+
+static bool fold_header(struct header *h, struct result *r)
+{
+	struct growbuf out = { NULL, 0, 0 };
+	bool hard = false;
+
+	if (!fold_text(h->text, h->len, &out, &hard)) {
+		free(out.data);
+		return result_fail(r, RESULT_OSERR, _("out of memory"));
+	}
+	/* A blank inserted into unstructured text would change it; encoded
+	 * words may be folded anywhere and decode to the text as it was. */
+	if (hard && is_unstructured(h)) {
+		free(out.data);
+		return encode_header(h, r);
+	}
+	free(h->text);
+	h->text = out.data;
+	h->cap = 0;
+	h->len = out.len;
+	return true;
 }
 
 bool header_fix_fold(struct message *msg, struct result *r)
 {
 	for (size_t i = 0; i < msg->n_headers; i++) {
 		struct header *h = &msg->headers[i];
-		struct growbuf out = { NULL, 0, 0 };
 
-		if (h->omit || !needs_folding(h))
+		if (h->omit)
 			continue;
-		if (!fold_text(h->text, h->len, &out)) {
-			free(out.data);
-			return result_fail(r, RESULT_OSERR, _("out of memory"));
-		}
-		free(h->text);
-		h->text = out.data;
-		h->cap = 0;
-		h->len = out.len;
+		/* "Name: " has to fit on the first line: a name cannot be folded. */
+		if (h->name_len + 2 > HEADER_LINE_MAX)
+			return result_fail(r, RESULT_DATAERR, _("a header field name is longer than %d characters"),
+					   HEADER_LINE_MAX - 2);
+		if (needs_folding(h) && !fold_header(h, r))
+			return false;
 	}
 	return true;
 }

@@ -139,13 +139,14 @@ static bool session_bus_present(void)
 	const char *runtime = getenv("XDG_RUNTIME_DIR");
 	char path[4096];
 	struct stat st;
+	int n;
 
 	if (addr != NULL && *addr != '\0')
 		return true;
 	if (runtime == NULL || *runtime == '\0')
 		return false;
-	snprintf(path, sizeof path, "%s/bus", runtime);
-	return stat(path, &st) == 0 && S_ISSOCK(st.st_mode);
+	n = snprintf(path, sizeof path, "%s/bus", runtime);
+	return n > 0 && (size_t)n < sizeof path && stat(path, &st) == 0 && S_ISSOCK(st.st_mode);
 }
 
 static enum keyring_status classify_error(const struct secret_api *api, const GError *error,

@@ -32,17 +32,31 @@
 #include "result.h"
 #include "smtp.h"
 
+/* System file, then --config (trusted only by rule: config_trust.h), else
+ * RELAYMAIL_CONFIG, else the user's own file. */
+static bool load_config(const struct options *opts, struct config *cfg, struct result *r)
+{
+	char user_path[PATH_MAX];
+	const char *env_file = getenv("RELAYMAIL_CONFIG");
+	const char *user_file = NULL;
+	enum config_user_source source = CONFIG_USER_STANDARD;
+
+	if (opts->config_file != NULL) {
+		user_file = opts->config_file;
+		source = CONFIG_USER_ARGV;
+	} else if (env_file != NULL && *env_file != '\0') {
+		user_file = env_file;
+		source = CONFIG_USER_ENV;
+	} else if (config_user_path(user_path, sizeof user_path)) {
+		user_file = user_path;
+	}
+	return config_load(cfg, SYSCONFDIR "/relaymail.conf", user_file, source, r);
+}
+
 static bool load_account(const struct options *opts, struct config *cfg, struct account *acct,
 			 struct result *r)
 {
-	char user_path[PATH_MAX];
-	const char *user_file = opts->config_file ? opts->config_file : getenv("RELAYMAIL_CONFIG");
-	bool explicit_file = user_file != NULL && *user_file != '\0';
-
-	if (!explicit_file)
-		user_file = config_user_path(user_path, sizeof user_path) ? user_path : NULL;
-	return config_load(cfg, SYSCONFDIR "/relaymail.conf", user_file, explicit_file, r) &&
-	       config_account_resolve(cfg, opts->account, acct, r);
+	return load_config(opts, cfg, r) && config_account_resolve(cfg, opts->account, acct, r);
 }
 
 static const char *spool_dir(void)
@@ -280,21 +294,18 @@ static int run_queue(const struct options *opts)
 /* --check: a report on stdout; exit 0 only when sending would work. */
 static int run_check(const struct options *opts)
 {
-	char user_path[PATH_MAX];
-	const char *user_file = opts->config_file ? opts->config_file : getenv("RELAYMAIL_CONFIG");
-	bool explicit_file = user_file != NULL && *user_file != '\0';
 	struct config cfg;
 	struct result r;
 	int status;
 
 	result_clear(&r);
 	config_init(&cfg);
-	if (!explicit_file)
-		user_file = config_user_path(user_path, sizeof user_path) ? user_path : NULL;
-	if (!config_load(&cfg, SYSCONFDIR "/relaymail.conf", user_file, explicit_file, &r)) {
-		printf("FAIL  %s\n", r.msg);
+	if (!load_config(opts, &cfg, &r)) {
+		char shown[sizeof r.msg * 4];
+
+		printf("FAIL  %s\n", log_escape(shown, sizeof shown, r.msg));
 		config_free(&cfg);
-		return result_exitcode(RESULT_CONFIG);
+		return result_exitcode(r.cls);
 	}
 	status = check_run(&cfg, opts->account, opts->verbose) ? 0 : result_exitcode(RESULT_PERMFAIL);
 	config_free(&cfg);
@@ -400,6 +411,9 @@ int main(int argc, char **argv)
 		return run_queue(&opts);
 	case MODE_CHECK:
 		return run_check(&opts);
+	case MODE_SERVE:
+		log_error("--serve: not built yet");
+		return result_exitcode(RESULT_SOFTWARE);
 	case MODE_NEWALIASES:
 	case MODE_NOTHING:
 		return 0;

@@ -392,7 +392,11 @@ static int open_spool(const char *dir, struct result *r)
 	if (fd >= 0)
 		return fd;
 #endif
-	snprintf(path, sizeof path, "%s/relaymail.XXXXXX", dir);
+	if ((size_t)snprintf(path, sizeof path, "%s/relaymail.XXXXXX", dir) >= sizeof path) {
+		result_fail(r, RESULT_CANTCREAT, _("cannot create a spool file in %s: %s"), dir,
+			    strerror(ENAMETOOLONG));
+		return -1;
+	}
 	fd = mkostemp(path, O_CLOEXEC);
 	if (fd < 0) {
 		result_fail(r, RESULT_CANTCREAT, _("cannot create a spool file in %s: %s"),
@@ -630,7 +634,7 @@ bool message_write_content(const struct message *msg, int fd, struct result *r)
 		off += n > 0 ? n : 0;
 	}
 	free(buf);
-	return ok;
+	return ok && (!msg->add_crlf || message_write_all(fd, "\r\n", 2, r));
 }
 
 bool message_adopt(int fd, bool eight_bit, struct message *msg, struct result *r)
@@ -646,12 +650,26 @@ bool message_adopt(int fd, bool eight_bit, struct message *msg, struct result *r
 	msg->body_size = st.st_size;
 	msg->eight_bit = eight_bit;
 	msg->preformatted = true;
+	if (st.st_size > 0) {
+		char tail[2];
+		off_t at = st.st_size >= 2 ? st.st_size - 2 : 0;
+		ssize_t n;
+
+		do {
+			n = pread(fd, tail, sizeof tail, at);
+		} while (n < 0 && errno == EINTR);
+		if (n < 0) {
+			message_free(msg);
+			return result_fail(r, RESULT_OSERR, _("cannot read a queue file: %s"), strerror(errno));
+		}
+		msg->add_crlf = n != 2 || tail[0] != '\r' || tail[1] != '\n';
+	}
 	return true;
 }
 
 off_t message_wire_size(const struct message *msg)
 {
-	off_t size = (msg->preformatted ? 0 : 2) + msg->body_size;
+	off_t size = (msg->preformatted ? 0 : 2) + msg->body_size + (msg->add_crlf ? 2 : 0);
 
 	for (size_t i = 0; i < msg->n_headers; i++) {
 		if (!msg->headers[i].omit)

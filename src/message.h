@@ -38,6 +38,8 @@ struct message {
 	size_t cap_headers;
 	bool eight_bit;         /* a byte >= 0x80 in the body */
 	bool preformatted;      /* the spool holds the whole message (a queue entry) */
+	bool add_crlf;          /* preformatted content without its final CRLF:
+				 * one is sent (and counted) after it */
 };
 
 struct message_read_opts {
@@ -87,7 +89,9 @@ bool message_write_content(const struct message *msg, int fd, struct result *r);
 bool message_write_all(int fd, const char *p, size_t n, struct result *r);
 
 /* Adopt fd (a complete message, e.g. a queue entry) as a preformatted
- * message.  Takes ownership of fd, also on failure. */
+ * message.  Takes ownership of fd, also on failure.  Content that does not
+ * end with CRLF gets one on the wire (add_crlf), so that the end of data is
+ * never glued to its last line. */
 bool message_adopt(int fd, bool eight_bit, struct message *msg, struct result *r);
 
 /* Bytes that go on the wire before dot-stuffing: headers, blank line, body. */

@@ -12,7 +12,7 @@
 enum {
 	OPT_CONFIG = 256, OPT_ACCOUNT, OPT_VERSION, OPT_HELP,
 	OPT_SET_PASSWORD, OPT_FORGET_PASSWORD, OPT_SHOW_CREDENTIAL, OPT_FLUSH, OPT_FLUSH_ALL,
-	OPT_CHECK,
+	OPT_CHECK, OPT_SERVE,
 };
 
 static const struct option long_options[] = {
@@ -26,6 +26,7 @@ static const struct option long_options[] = {
 	{ "flush", no_argument, NULL, OPT_FLUSH },
 	{ "flush-all", no_argument, NULL, OPT_FLUSH_ALL },
 	{ "check", optional_argument, NULL, OPT_CHECK },
+	{ "serve", no_argument, NULL, OPT_SERVE },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -34,6 +35,13 @@ static const struct option long_options[] = {
  * distinctly; "q::" lets -q stand alone. */
 static const char short_options[] =
 	"+:A:B:b:C:cD:d:Ee:F:f:Gh:IiJL:M:mN:nO:o:p:Q:q::R:r:STtUV:vX:x";
+
+static bool takes_value(int c)
+{
+	const char *spec = c > 0 && c < 128 && c != ':' ? strchr(short_options + 2, c) : NULL;
+
+	return spec != NULL && spec[1] == ':';
+}
 
 static bool has_crlf(const char *s)
 {
@@ -201,15 +209,26 @@ static bool apply_address_option(struct options *opts, int c, char *arg, struct 
 	return true;
 }
 
-static bool apply_long(struct options *opts, int c, char *arg)
+/* The caller's own choice comes first on the command line; an argument
+ * injected later (PHP's additional_params) must not replace it. */
+static bool set_once(const char **field, char *arg, const char *name, struct result *r)
+{
+	if (*field != NULL && strcmp(*field, arg) != 0)
+		return result_fail(r, RESULT_USAGE, _("--%s given twice with different values"), name);
+	*field = arg;
+	return true;
+}
+
+static bool apply_long(struct options *opts, int c, char *arg, struct result *r)
 {
 	switch (c) {
-	case OPT_CONFIG: opts->config_file = arg; break;
-	case OPT_ACCOUNT: opts->account = arg; break;
+	case OPT_CONFIG: return set_once(&opts->config_file, arg, "config", r);
+	case OPT_ACCOUNT: return set_once(&opts->account, arg, "account", r);
 	case OPT_VERSION: opts->mode = MODE_VERSION; break;
 	case OPT_HELP: opts->mode = MODE_HELP; break;
 	case OPT_FLUSH: opts->mode = MODE_FLUSH_QUEUE; break;
 	case OPT_FLUSH_ALL: opts->mode = MODE_FLUSH_QUEUE; opts->flush_all = true; break;
+	case OPT_SERVE: opts->mode = MODE_SERVE; break;
 	case OPT_CHECK:
 		opts->mode = MODE_CHECK;
 		if (arg != NULL)
@@ -224,35 +243,18 @@ static bool apply_long(struct options *opts, int c, char *arg)
 	return true;
 }
 
-static bool parse_one(struct options *opts, int c, char *arg, int bad, const char *long_name,
-		      struct result *r)
+/* Options without a value (and -q, whose value is optional). */
+static bool parse_flag(struct options *opts, int c, char *arg, int bad, const char *long_name,
+		       struct result *r)
 {
-	if (c >= OPT_CONFIG)
-		return apply_long(opts, c, arg);
-	if (arg != NULL && has_crlf(arg) && strchr("NRVOoBL", c))
-		return result_fail(r, RESULT_USAGE, _("option -%c: value contains a line break"), c);
 	switch (c) {
-	case 'f': case 'r': case 'F': return apply_address_option(opts, c, arg, r);
 	case 't': opts->extract_recipients = true; return true;
 	case 'i': opts->ignore_dots = true; return true;
 	case 'v': opts->verbose = true; return true;
-	case 'o': return apply_o_option(opts, arg);
-	case 'e': return set_error_mode(opts, arg[0]);
-	case 'O': return apply_O_option(opts, arg, r);
-	case 'B': return apply_body_type(opts, arg);
-	case 'N': return apply_dsn_notify(opts, arg, r);
-	case 'R': return apply_dsn_ret(opts, arg, r);
-	case 'V': return apply_envid(opts, arg, r);
-	case 'b': return apply_b_mode(opts, arg, r);
 	case 'I': opts->mode = MODE_NEWALIASES; return true;
 	case 'q': return apply_q(opts, arg);
-	case 'X': case 'C': case 'D':
-		/* -X is the classic PHP additional_params file-write exploit. */
-		log_warn(_("option -%c %s ignored: relaymail never writes or reads files named on the command line"),
-			 c, arg);
-		return true;
-	case 'A': case 'c': case 'd': case 'E': case 'G': case 'h': case 'J': case 'L': case 'M':
-	case 'm': case 'n': case 'p': case 'Q': case 'S': case 'T': case 'U': case 'x':
+	case 'c': case 'E': case 'G': case 'J': case 'm': case 'n': case 'S': case 'T': case 'U':
+	case 'x':
 		return true;
 	case ':':
 		if (bad == 0 || bad >= OPT_CONFIG)      /* a long option */
@@ -265,6 +267,43 @@ static bool parse_one(struct options *opts, int c, char *arg, int bad, const cha
 		log_warn(_("unknown option -%c ignored"), bad);
 		return true;
 	}
+}
+
+static bool parse_valued(struct options *opts, int c, char *arg, struct result *r)
+{
+	switch (c) {
+	case 'f': case 'r': case 'F': return apply_address_option(opts, c, arg, r);
+	case 'o': return apply_o_option(opts, arg);
+	case 'e': return set_error_mode(opts, arg[0]);
+	case 'O': return apply_O_option(opts, arg, r);
+	case 'B': return apply_body_type(opts, arg);
+	case 'N': return apply_dsn_notify(opts, arg, r);
+	case 'R': return apply_dsn_ret(opts, arg, r);
+	case 'V': return apply_envid(opts, arg, r);
+	case 'b': return apply_b_mode(opts, arg, r);
+	case 'X': case 'C': case 'D':
+		/* -X is the classic PHP additional_params file-write exploit. */
+		log_warn(_("option -%c %s ignored: relaymail never writes or reads files named on the command line"),
+			 c, arg);
+		return true;
+	default:        /* A d h L M p Q: accepted and ignored, as Postfix does */
+		return true;
+	}
+}
+
+static bool parse_one(struct options *opts, int c, char *arg, int bad, const char *long_name,
+		      struct result *r)
+{
+	if (c >= OPT_CONFIG)
+		return apply_long(opts, c, arg, r);
+	if (c == 'q' || !takes_value(c))
+		return parse_flag(opts, c, arg, bad, long_name, r);
+	/* getopt guarantees a value here; checked so that no path takes NULL. */
+	if (arg == NULL)
+		return result_fail(r, RESULT_USAGE, _("option -%c requires a value"), c);
+	if (has_crlf(arg) && strchr("NRVOoBL", c))
+		return result_fail(r, RESULT_USAGE, _("option -%c: value contains a line break"), c);
+	return parse_valued(opts, c, arg, r);
 }
 
 static void mode_from_program_name(struct options *opts, const char *argv0)
@@ -346,6 +385,7 @@ void options_usage(const char *prog)
 		"      --flush-all    deliver every queued message now\n"
 		"      --check [ACCOUNT]\n"
 		"                     diagnose the set-up (no mail is sent)\n"
+		"      --serve        run the system service (as the relaymail user)\n"
 		"  -v                 show the SMTP dialogue on standard error\n"
 		"      --config FILE  read FILE instead of the user configuration file\n"
 		"      --account NAME use account NAME\n"), stdout);

@@ -28,6 +28,7 @@ enum run_mode {
 	MODE_FLUSH_QUEUE,       /* -q, --flush: due entries; --flush-all: every entry */
 	MODE_NOTHING,           /* -q<interval>, -bh, -bH: accepted, exit 0 */
 	MODE_CHECK,             /* --check [ACCOUNT] */
+	MODE_SERVE,             /* --serve: the system service */
 };
 
 enum error_mode {
@@ -54,6 +55,11 @@ struct options {
 	int smtputf8;            /* -O smtputf8=: 1 yes, 0 no, -1 automatic */
 	char *const *recipients; /* operands, in argv */
 	size_t n_recipients;
+	/* Set by the service, never by options_parse(): the local user who
+	 * submitted (SO_PEERCRED) and their full name.  NULL: the user running
+	 * this process. */
+	const char *caller_user;
+	const char *caller_gecos;
 };
 
 bool options_parse(int argc, char **argv, struct options *opts, struct result *r);

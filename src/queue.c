@@ -5,16 +5,8 @@
  *   <id>.msg  the message exactly as it goes on the wire before
  *             dot-stuffing (CRLF lines, header fix-ups already applied, so a
  *             retry sends the same Message-ID and Date);
- *   <id>.env  the envelope and state, UTF-8 text, one "key value" per line:
- *               version 1
- *               account NAME          domain DOMAIN (for EHLO)
- *               message-id <ID>       (for the logs)
- *               sender ADDR           (empty value: the null sender <>)
- *               rcpt ADDR             (one line per recipient)
- *               body-8bit 0|1         needs-smtputf8 0|1     smtputf8 -1|0|1
- *               dsn-notify X          dsn-ret X              dsn-envid X  (optional)
- *               created UNIX-TIME     attempts N             next-attempt UNIX-TIME
- *               last-error TEXT       (one line, control characters removed)
+ *   <id>.env  the envelope and state, UTF-8 text, one "key value" per line
+ *             (the keys: see the top of queue_entry.c).
  *
  * <id> is "<unix time>.<pid>.<8 hex random>".  Each file is written to a
  * name starting with "." in the same directory, fsynced, renamed, and the
@@ -23,6 +15,14 @@
  * .env is removed by the next flush after an hour).  Updates rewrite .env
  * the same way; removal unlinks .env first.  A flush holds flock() on
  * <queue_dir>/.lock so two flushes never send the same entry.
+ *
+ * Reading is strict, because another user may have made the directory (the
+ * /var/tmp fallback) or planted files in it: the directory and its files
+ * are checked by queue_dir.c (queue_dir_open, queue_open_file) and a .env is
+ * parsed as untrusted text by queue_entry.c (queue_entry_parse).  A refused
+ * entry is reported and left in place, never sent and never deleted.  The
+ * writer checks its text with the same parser, so it never writes an entry
+ * that the next flush would refuse.
  */
 #include "autoconfig.h"
 
@@ -45,39 +45,10 @@
 #include "queue.h"
 #include "queue_entry.h"
 
-#define META_MAX (4 * 1024 * 1024)
 #define BACKOFF_FIRST 300
 #define BACKOFF_MAX (4 * 3600)
 
-/* ---- directories -------------------------------------------------------- */
-
-static bool ensure_dir(const char *path, struct result *r)
-{
-	char partial[PATH_MAX];
-	struct stat st;
-	size_t len = strlen(path);
-
-	if (len >= sizeof partial)
-		return result_fail(r, RESULT_CANTCREAT, _("%s: path too long"), path);
-	memcpy(partial, path, len + 1);
-	for (char *p = partial + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (mkdir(partial, 0700) != 0 && errno != EEXIST)
-			return result_fail(r, RESULT_CANTCREAT, _("cannot create %s: %s"), partial, strerror(errno));
-		*p = '/';
-	}
-	if (mkdir(path, 0700) != 0 && errno != EEXIST)
-		return result_fail(r, RESULT_CANTCREAT, _("cannot create %s: %s"), path, strerror(errno));
-	if (stat(path, &st) != 0 || !S_ISDIR(st.st_mode))
-		return result_fail(r, RESULT_CANTCREAT, _("%s is not a directory"), path);
-	/* Messages are private: refuse a directory others could read or plant. */
-	if (st.st_uid != geteuid() || (st.st_mode & 077))
-		return result_fail(r, RESULT_CANTCREAT,
-				   _("%s must be owned by the user and private (chmod 700)"), path);
-	return true;
-}
+/* ---- where the queue lives ---------------------------------------------- */
 
 /* A home under a web root would publish queued mail (www-data: /var/www). */
 static bool home_is_safe(const char *home)
@@ -135,42 +106,52 @@ static bool make_id(char *id, size_t size)
 	return true;
 }
 
-bool queue_fsync_dir(const char *dir)
+/* "<dir>/<name>" made printable, for messages. */
+static const char *file_shown(char *buf, size_t size, const char *dir, const char *name)
 {
-	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	bool ok = fd >= 0 && fsync(fd) == 0;
+	char joined[PATH_MAX];
 
-	if (fd >= 0)
-		close(fd);
-	return ok;
+	snprintf(joined, sizeof joined, "%s/%s", dir, name);
+	return log_escape(buf, size, joined);
 }
 
 typedef bool (*content_writer)(int fd, const void *data, struct result *r);
 
-/* Write <dir>/<name> through a hidden temporary name. */
-static bool write_atomic(const char *dir, const char *name, content_writer writer,
+/* Write <name> in dirfd through a hidden temporary name (dir: for messages). */
+static bool write_atomic(int dirfd, const char *dir, const char *name, content_writer writer,
 			 const void *data, struct result *r)
 {
-	char tmp[PATH_MAX], final[PATH_MAX];
+	char tmp[QUEUE_ID_MAX + 32], shown[SHOWN_PATH];
 	bool ok;
-	int fd;
+	int fd, err;
 
-	snprintf(tmp, sizeof tmp, "%s/.tmp-%s", dir, name);
-	snprintf(final, sizeof final, "%s/%s", dir, name);
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
-	if (fd < 0)
-		return result_fail(r, RESULT_CANTCREAT, _("cannot create %s: %s"), tmp, strerror(errno));
-	ok = writer(fd, data, r);
-	if (ok && fsync(fd) != 0)
-		ok = result_fail(r, RESULT_CANTCREAT, _("cannot write %s: %s"), tmp, strerror(errno));
-	if (close(fd) != 0 && ok)
-		ok = result_fail(r, RESULT_CANTCREAT, _("cannot write %s: %s"), tmp, strerror(errno));
-	if (ok && rename(tmp, final) != 0)
-		ok = result_fail(r, RESULT_CANTCREAT, _("cannot rename %s: %s"), tmp, strerror(errno));
-	if (!ok)
-		unlink(tmp);
-	return ok && (queue_fsync_dir(dir) ||
-		      result_fail(r, RESULT_CANTCREAT, _("cannot sync %s: %s"), dir, strerror(errno)));
+	snprintf(tmp, sizeof tmp, ".tmp-%s", name);
+	fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0) {
+		err = errno;
+		return result_fail(r, RESULT_CANTCREAT, _("cannot create %s: %s"),
+				   file_shown(shown, sizeof shown, dir, tmp), strerror(err));
+	}
+	if (!writer(fd, data, r)) {
+		close(fd);
+		unlinkat(dirfd, tmp, 0);
+		return false;
+	}
+	ok = fsync(fd) == 0;
+	ok = close(fd) == 0 && ok;
+	ok = ok && renameat(dirfd, tmp, dirfd, name) == 0;
+	if (!ok) {
+		err = errno;
+		unlinkat(dirfd, tmp, 0);
+		return result_fail(r, RESULT_CANTCREAT, _("cannot write %s: %s"),
+				   file_shown(shown, sizeof shown, dir, tmp), strerror(err));
+	}
+	if (!queue_fsync_dir(dirfd)) {
+		err = errno;
+		return result_fail(r, RESULT_CANTCREAT, _("cannot sync %s: %s"),
+				   log_escape(shown, sizeof shown, dir), strerror(err));
+	}
+	return true;
 }
 
 static bool write_message(int fd, const void *data, struct result *r)
@@ -183,168 +164,85 @@ static bool write_text(int fd, const void *data, struct result *r)
 	return message_write_all(fd, data, strlen(data), r);
 }
 
-/* ---- entries ------------------------------------------------------------ */
+/* ---- entries on disk ------------------------------------------------------ */
 
-
-void queue_entry_free(struct entry *e)
+static bool read_all(int fd, char *buf, size_t size, size_t *got)
 {
-	free(e->account);
-	free(e->last_error);
-	free(e->message_id);
-	for (size_t i = 0; i < 3; i++)
-		free(e->dsn[i]);
-	envelope_free(&e->env);
-	memset(e, 0, sizeof *e);
-}
+	*got = 0;
+	while (*got < size) {
+		ssize_t n = read(fd, buf + *got, size - *got);
 
-/* One line, printable: error texts come from servers. */
-static void put_line(FILE *f, const char *key, const char *value)
-{
-	fprintf(f, "%s ", key);
-	for (const char *p = value ? value : ""; *p; p++)
-		fputc((unsigned char)*p < 0x20 ? ' ' : *p, f);
-	fputc('\n', f);
-}
-
-static char *format_meta(const struct entry *e)
-{
-	char *text = NULL;
-	size_t len = 0;
-	FILE *f = open_memstream(&text, &len);
-
-	if (f == NULL)
-		return NULL;
-	fprintf(f, "version 1\n");
-	put_line(f, "account", e->account);
-	if (e->message_id)
-		put_line(f, "message-id", e->message_id);
-	put_line(f, "domain", e->env.domain);
-	put_line(f, "sender", e->env.sender);
-	for (size_t i = 0; i < e->env.recipients.n; i++)
-		put_line(f, "rcpt", e->env.recipients.items[i]);
-	fprintf(f, "body-8bit %d\nneeds-smtputf8 %d\nsmtputf8 %d\n", e->env.body_8bit,
-		e->env.needs_smtputf8, e->env.smtputf8);
-	if (e->env.dsn_notify)
-		put_line(f, "dsn-notify", e->env.dsn_notify);
-	if (e->env.dsn_ret)
-		put_line(f, "dsn-ret", e->env.dsn_ret);
-	if (e->env.dsn_envid)
-		put_line(f, "dsn-envid", e->env.dsn_envid);
-	fprintf(f, "created %lld\nattempts %u\nnext-attempt %lld\n", e->created, e->attempts, e->next);
-	put_line(f, "last-error", e->last_error);
-	if (fclose(f) != 0) {
-		free(text);
-		return NULL;
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return false;
+		if (n == 0)
+			break;
+		*got += (size_t)n;
 	}
-	return text;
-}
-
-bool queue_entry_set_error(struct entry *e, const char *reason)
-{
-	char *copy = strdup(reason);
-
-	if (copy == NULL)
-		return false;
-	free(e->last_error);
-	e->last_error = copy;
 	return true;
 }
 
-static bool set_string(char **dst, const char *value)
+static bool load_entry(int dirfd, const char *id, struct entry *e, struct result *r)
 {
-	free(*dst);
-	*dst = strdup(value);
-	return *dst != NULL;
-}
-
-static bool parse_meta_line(struct entry *e, const char *key, const char *value, struct result *r)
-{
-	if (strcmp(key, "account") == 0)
-		return set_string(&e->account, value);
-	if (strcmp(key, "domain") == 0)
-		return set_string(&e->env.domain, value);
-	if (strcmp(key, "message-id") == 0)
-		return set_string(&e->message_id, value);
-	if (strcmp(key, "sender") == 0)
-		return set_string(&e->env.sender, value);
-	if (strcmp(key, "rcpt") == 0)
-		return address_list_add(&e->env.recipients, value, r);
-	if (strcmp(key, "body-8bit") == 0)
-		return e->env.body_8bit = atoi(value) != 0, true;
-	if (strcmp(key, "needs-smtputf8") == 0)
-		return e->env.needs_smtputf8 = atoi(value) != 0, true;
-	if (strcmp(key, "smtputf8") == 0)
-		return e->env.smtputf8 = atoi(value), true;
-	if (strcmp(key, "dsn-notify") == 0)
-		return set_string(&e->dsn[0], value) && (e->env.dsn_notify = e->dsn[0]);
-	if (strcmp(key, "dsn-ret") == 0)
-		return set_string(&e->dsn[1], value) && (e->env.dsn_ret = e->dsn[1]);
-	if (strcmp(key, "dsn-envid") == 0)
-		return set_string(&e->dsn[2], value) && (e->env.dsn_envid = e->dsn[2]);
-	if (strcmp(key, "created") == 0)
-		return e->created = atoll(value), true;
-	if (strcmp(key, "attempts") == 0)
-		return e->attempts = (unsigned)atoi(value), true;
-	if (strcmp(key, "next-attempt") == 0)
-		return e->next = atoll(value), true;
-	if (strcmp(key, "last-error") == 0)
-		return set_string(&e->last_error, value);
-	return true;    /* unknown keys from a newer version are kept out of the way */
-}
-
-static bool load_entry(const char *dir, const char *id, struct entry *e, struct result *r)
-{
-	char path[PATH_MAX], *text = NULL, *save = NULL;
+	char name[QUEUE_ID_MAX + 8], *text = NULL;
 	struct stat st;
+	size_t got = 0;
 	bool ok = false;
-	FILE *f;
-	size_t n;
+	int fd;
 
 	memset(e, 0, sizeof *e);
-	e->env.smtputf8 = -1;
-	e->env.allow_partial = true;
-	snprintf(e->id, sizeof e->id, "%s", id);
-	snprintf(path, sizeof path, "%s/%s.env", dir, id);
-	f = fopen(path, "re");
-	if (f == NULL || fstat(fileno(f), &st) != 0 || st.st_size > META_MAX ||
-	    (text = malloc((size_t)st.st_size + 1)) == NULL) {
-		result_fail(r, RESULT_CANTCREAT, _("cannot read queue entry %s"), id);
+	snprintf(name, sizeof name, "%s.env", id);
+	fd = queue_open_file(dirfd, name, false, &st, r);
+	if (fd < 0)
+		return false;
+	if (st.st_size > QUEUE_META_MAX) {
+		result_fail(r, RESULT_CANTCREAT, _("%s is too large"), name);
 		goto out;
 	}
-	n = fread(text, 1, (size_t)st.st_size, f);
-	text[n] = '\0';
-	ok = true;
-	for (char *line = strtok_r(text, "\n", &save); ok && line; line = strtok_r(NULL, "\n", &save)) {
-		char *space = strchr(line, ' ');
-
-		if (space == NULL)
-			continue;
-		*space = '\0';
-		ok = parse_meta_line(e, line, space + 1, r);
+	if ((text = malloc((size_t)st.st_size + 1)) == NULL ||
+	    !read_all(fd, text, (size_t)st.st_size, &got)) {
+		result_fail(r, RESULT_CANTCREAT, _("cannot read %s"), name);
+		goto out;
 	}
-	snprintf(path, sizeof path, "%s/%s.msg", dir, id);
-	if (ok && (e->account == NULL || e->env.sender == NULL || e->env.recipients.n == 0 ||
-		   stat(path, &st) != 0))
-		ok = result_fail(r, RESULT_CANTCREAT, _("queue entry %s is incomplete"), id);
+	close(fd);
+	fd = -1;
+	if (!queue_entry_parse(text, got, e, r)) {
+		result_prefix(r, name);
+		goto out;
+	}
+	snprintf(e->id, sizeof e->id, "%s", id);
+	snprintf(name, sizeof name, "%s.msg", id);
+	fd = queue_open_file(dirfd, name, false, &st, r);
+	ok = fd >= 0;
 	e->size = ok ? st.st_size : 0;
 out:
-	if (f != NULL)
-		fclose(f);
+	if (fd >= 0)
+		close(fd);
 	free(text);
 	if (!ok)
 		queue_entry_free(e);
 	return ok;
 }
 
-bool queue_entry_save(const char *dir, const struct entry *e, struct result *r)
+bool queue_entry_save(int dirfd, const char *dir, const struct entry *e, struct result *r)
 {
-	char name[QUEUE_ID_MAX + 8], *text = format_meta(e);
+	char name[QUEUE_ID_MAX + 8], *text = queue_entry_format(e);
+	struct entry check;
+	struct result why;
 	bool ok;
 
 	if (text == NULL)
 		return result_fail(r, RESULT_OSERR, _("out of memory"));
+	/* Never write an entry that the next flush would refuse to read. */
+	if (!queue_entry_parse(text, strlen(text), &check, &why)) {
+		free(text);
+		return result_fail(r, why.cls == RESULT_OSERR ? RESULT_OSERR : RESULT_CANTCREAT,
+				   _("cannot write queue entry %s: %s"), e->id, why.msg);
+	}
+	queue_entry_free(&check);
 	snprintf(name, sizeof name, "%s.env", e->id);
-	ok = write_atomic(dir, name, write_text, text, r);
+	ok = write_atomic(dirfd, dir, name, write_text, text, r);
 	free(text);
 	return ok;
 }
@@ -384,6 +282,25 @@ long long queue_backoff(unsigned attempts)
 	return delay * 8 / 10 + (long long)(jitter % (delay * 4 / 10 + 1));
 }
 
+static bool new_entry(struct entry *e, const struct account *acct, const struct envelope *env,
+		      const struct message *msg, const char *last_error, struct result *r)
+{
+	char msgid[256];
+
+	memset(e, 0, sizeof *e);
+	if (!make_id(e->id, sizeof e->id))
+		return result_fail(r, RESULT_OSERR, _("no random numbers"));
+	e->account = strdup(acct->name);
+	if (*message_id(msg, msgid, sizeof msgid))
+		e->message_id = strdup(msgid);
+	e->created = (long long)time(NULL);
+	e->attempts = 1;
+	e->next = e->created + queue_backoff(1);
+	return ((e->account && queue_entry_set_error(e, last_error)) ||
+		result_fail(r, RESULT_OSERR, _("out of memory"))) &&
+	       copy_envelope(e, env, r);
+}
+
 bool queue_store(const char *dir, const struct account *acct, const struct envelope *env,
 		 const struct message *msg, const char *last_error, char *id, size_t id_size,
 		 struct result *r)
@@ -391,33 +308,23 @@ bool queue_store(const char *dir, const struct account *acct, const struct envel
 	struct entry e;
 	char name[QUEUE_ID_MAX + 8];
 	bool ok;
+	int dirfd;
 
 	memset(&e, 0, sizeof e);
-	if (!ensure_dir(dir, r))
+	if (!queue_dir_open(dir, true, &dirfd, r))
 		return false;
-	if (!make_id(e.id, sizeof e.id))
-		return result_fail(r, RESULT_OSERR, _("no random numbers"));
-	e.account = strdup(acct->name);
-	{
-		char msgid[256];
-
-		if (*message_id(msg, msgid, sizeof msgid))
-			e.message_id = strdup(msgid);
-	}
-	e.created = (long long)time(NULL);
-	e.attempts = 1;
-	e.next = e.created + queue_backoff(1);
-	e.last_error = strdup(last_error);
+	ok = new_entry(&e, acct, env, msg, last_error, r);
 	snprintf(name, sizeof name, "%s.msg", e.id);
-	ok = ((e.account && e.last_error) || result_fail(r, RESULT_OSERR, _("out of memory"))) &&
-	     copy_envelope(&e, env, r) &&
-	     write_atomic(dir, name, write_message, msg, r) && queue_entry_save(dir, &e, r);
-	if (!ok) {
-		snprintf(name, sizeof name, "%s/%s.msg", dir, e.id);
-		unlink(name);
+	if (ok && write_atomic(dirfd, dir, name, write_message, msg, r)) {
+		ok = queue_entry_save(dirfd, dir, &e, r);
+		if (!ok)
+			unlinkat(dirfd, name, 0);
+	} else {
+		ok = false;
 	}
 	snprintf(id, id_size, "%s", e.id);
 	queue_entry_free(&e);
+	close(dirfd);
 	return ok;
 }
 
@@ -431,10 +338,10 @@ static char *format_reason(const struct envelope *env, const char *reason)
 
 	if (f == NULL)
 		return NULL;
-	put_line(f, "reason", reason);
-	put_line(f, "sender", env->sender);
+	queue_put_line(f, "reason", reason);
+	queue_put_line(f, "sender", env->sender);
 	for (size_t i = 0; i < env->recipients.n; i++)
-		put_line(f, "rcpt", env->recipients.items[i]);
+		queue_put_line(f, "rcpt", env->recipients.items[i]);
 	fprintf(f, "time %lld\n", (long long)time(NULL));
 	if (fclose(f) != 0) {
 		free(text);
@@ -448,23 +355,31 @@ bool queue_keep_failed(const char *dir, const struct envelope *env, const struct
 {
 	char id[QUEUE_ID_MAX], name[QUEUE_ID_MAX + 8], *text = NULL;
 	bool ok;
+	int dirfd;
 
-	if (!ensure_dir(dir, r))
+	if (!queue_dir_open(dir, true, &dirfd, r))
 		return false;
-	if (!make_id(id, sizeof id))
+	if (!make_id(id, sizeof id)) {
+		close(dirfd);
 		return result_fail(r, RESULT_OSERR, _("no random numbers"));
+	}
 	snprintf(name, sizeof name, "%s.eml", id);
-	ok = write_atomic(dir, name, write_message, msg, r);
-	text = ok ? format_reason(env, reason) : NULL;
-	snprintf(name, sizeof name, "%s.reason", id);
-	ok = ok && text != NULL && write_atomic(dir, name, write_text, text, r);
+	ok = write_atomic(dirfd, dir, name, write_message, msg, r);
+	if (ok) {
+		text = format_reason(env, reason);
+		snprintf(name, sizeof name, "%s.reason", id);
+		if (text != NULL)
+			ok = write_atomic(dirfd, dir, name, write_text, text, r);
+		else
+			ok = result_fail(r, RESULT_OSERR, _("out of memory"));
+	}
 	free(text);
+	close(dirfd);
 	snprintf(path, path_size, "%s/%s.eml", dir, id);
 	return ok;
 }
 
 /* ---- scanning ----------------------------------------------------------- */
-
 
 static int by_account_then_age(const void *a, const void *b)
 {
@@ -476,35 +391,63 @@ static int by_account_then_age(const void *a, const void *b)
 	return c != 0 ? c : strcmp(x->id, y->id);
 }
 
-/* Every complete entry; damaged ones are reported and skipped. */
-bool queue_scan(const char *dir, struct entry_list *list, struct result *r)
+/* A directory stream of its own (readdir's offset is not shared). */
+static DIR *open_stream(int dirfd)
 {
-	DIR *d = opendir(dir);
+	int fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+
+	if (d == NULL && fd >= 0)
+		close(fd);
+	return d;
+}
+
+/* One .env found: loaded into list, or reported and left alone. */
+static void scan_one(int dirfd, const char *dir, const char *name, size_t len,
+		     struct entry_list *list)
+{
+	char id[QUEUE_ID_MAX], shown_dir[SHOWN_PATH], shown[SHOWN_PATH];
+	struct result why;
+
+	log_escape(shown_dir, sizeof shown_dir, dir);
+	if (!queue_id_is_valid(name, len - 4)) {
+		log_warn(_("queue %s: skipping %s: not a name relaymail makes"), shown_dir,
+			 log_escape(shown, sizeof shown, name));
+		return;
+	}
+	snprintf(id, sizeof id, "%.*s", (int)(len - 4), name);
+	if (load_entry(dirfd, id, &list->items[list->n], &why))
+		list->n++;
+	else
+		log_warn(_("queue %s: skipping entry %s (not sent, left in place): %s"), shown_dir, id,
+			 why.msg);
+}
+
+bool queue_scan(int dirfd, const char *dir, struct entry_list *list, struct result *r)
+{
+	DIR *d = open_stream(dirfd);
 	struct dirent *de;
+	char shown[SHOWN_PATH];
 
 	list->items = NULL;
 	list->n = 0;
 	if (d == NULL)
-		return errno == ENOENT ||
-		       result_fail(r, RESULT_CANTCREAT, _("cannot read %s: %s"), dir, strerror(errno));
+		return result_fail(r, RESULT_CANTCREAT, _("cannot read %s: %s"),
+				   log_escape(shown, sizeof shown, dir), strerror(errno));
 	while ((de = readdir(d)) != NULL) {
 		size_t len = strlen(de->d_name);
-		char id[QUEUE_ID_MAX];
 		struct entry *grown;
-		struct result ignored;
 
-		if (de->d_name[0] == '.' || len < 5 || len - 4 >= sizeof id ||
-		    strcmp(de->d_name + len - 4, ".env") != 0)
+		if (de->d_name[0] == '.' || len < 5 || strcmp(de->d_name + len - 4, ".env") != 0)
 			continue;
-		snprintf(id, sizeof id, "%.*s", (int)(len - 4), de->d_name);
 		grown = realloc(list->items, (list->n + 1) * sizeof *grown);
-		if (grown == NULL)
-			break;
+		if (grown == NULL) {
+			closedir(d);
+			queue_list_free(list);
+			return result_fail(r, RESULT_OSERR, _("out of memory"));
+		}
 		list->items = grown;
-		if (load_entry(dir, id, &list->items[list->n], &ignored))
-			list->n++;
-		else
-			log_warn(_("queue: skipping damaged entry %s in %s"), id, dir);
+		scan_one(dirfd, dir, de->d_name, len, list);
 	}
 	closedir(d);
 	if (list->n > 1)
@@ -523,6 +466,8 @@ void queue_list_free(struct entry_list *list)
 
 static void format_age(long long seconds, char *buf, size_t size)
 {
+	if (seconds < 0)
+		seconds = 0;
 	if (seconds < 3600)
 		snprintf(buf, size, "%lldm", seconds / 60);
 	else if (seconds < 86400)
@@ -533,12 +478,21 @@ static void format_age(long long seconds, char *buf, size_t size)
 
 bool queue_is_empty(const char *dir)
 {
-	DIR *d = opendir(dir);
 	struct dirent *de;
+	struct result ignored;
 	bool empty = true;
+	int dirfd;
+	DIR *d;
 
-	if (d == NULL)
+	/* A directory we would refuse is not empty: the flush says why. */
+	if (!queue_dir_open(dir, false, &dirfd, &ignored))
+		return false;
+	if (dirfd < 0)
 		return true;
+	d = open_stream(dirfd);
+	close(dirfd);
+	if (d == NULL)
+		return false;
 	while (empty && (de = readdir(d)) != NULL) {
 		size_t len = strlen(de->d_name);
 
@@ -548,33 +502,45 @@ bool queue_is_empty(const char *dir)
 	return empty;
 }
 
+/* Entry fields come from a file: escaped so that they cannot drive the
+ * terminal (the parser refuses control characters, this is the second wall). */
+static void print_entry(const struct entry *e, long long now)
+{
+	char age[32], a[4 * ADDRESS_MAX + 1], b[4 * QUEUE_LAST_ERROR_MAX + 1];
+
+	format_age(now - e->created, age, sizeof age);
+	printf("%-28s %10jd %7s %8u  <%s> (%s)\n", e->id, (intmax_t)e->size, age, e->attempts,
+	       log_escape(a, sizeof a, e->env.sender), log_escape(b, sizeof b, e->account));
+	for (size_t k = 0; k < e->env.recipients.n; k++)
+		printf("%58s<%s>\n", "", log_escape(a, sizeof a, e->env.recipients.items[k]));
+	if (e->last_error && *e->last_error)
+		printf("%58s(%s)\n", "", log_escape(b, sizeof b, e->last_error));
+}
+
 bool queue_list(const char *dir, struct result *r)
 {
-	struct entry_list list;
+	struct entry_list list = { NULL, 0 };
 	long long now = (long long)time(NULL);
+	int dirfd;
+	bool ok;
 
-	if (!queue_scan(dir, &list, r))
+	if (!queue_dir_open(dir, false, &dirfd, r))
+		return false;
+	ok = dirfd < 0 || queue_scan(dirfd, dir, &list, r);
+	if (dirfd >= 0)
+		close(dirfd);
+	if (!ok)
 		return false;
 	if (list.n == 0) {
+		queue_list_free(&list);
 		puts(_("Mail queue is empty"));
 		return true;
 	}
 	printf("%-28s %10s %7s %8s  %s\n", _("-Queue ID-"), _("-Size-"), _("-Age-"), _("-Tries-"),
 	       _("-Sender/Recipients/Last error-"));
-	for (size_t i = 0; i < list.n; i++) {
-		const struct entry *e = &list.items[i];
-		char age[32];
-
-		format_age(now - e->created, age, sizeof age);
-		printf("%-28s %10jd %7s %8u  <%s> (%s)\n", e->id, (intmax_t)e->size, age, e->attempts,
-		       e->env.sender, e->account);
-		for (size_t k = 0; k < e->env.recipients.n; k++)
-			printf("%58s<%s>\n", "", e->env.recipients.items[k]);
-		if (e->last_error && *e->last_error)
-			printf("%58s(%s)\n", "", e->last_error);
-	}
+	for (size_t i = 0; i < list.n; i++)
+		print_entry(&list.items[i], now);
 	printf(ngettext("-- %zu message in the queue\n", "-- %zu messages in the queue\n", list.n), list.n);
 	queue_list_free(&list);
 	return true;
 }
-

@@ -1,11 +1,18 @@
 /* Durable queue for messages the relay could not take now, and the
  * failed-mail store for messages that cannot be sent at all.
  *
- * The queue entry format is described at the top of queue.c.  Entries are
- * written to a temporary name, fsynced, and renamed, so a crash leaves no
- * entry or a complete one.  All paths and strings returned are owned by the
- * caller.  Errors: RESULT_CANTCREAT (directory or file cannot be written),
- * RESULT_OSERR.
+ * The queue entry layout is described at the top of queue.c, the .env
+ * format at the top of queue_entry.c.  Entries are written to a temporary
+ * name, fsynced, and renamed, so a crash leaves no entry or a complete one.
+ * All paths and strings returned are owned by the caller.  Errors:
+ * RESULT_CANTCREAT (directory or file cannot be written, or a directory is
+ * refused: see queue_dir_open() in queue_entry.h), RESULT_OSERR.
+ *
+ * Every directory given here is checked before use: reached from "/"
+ * without a symbolic link, each component owned by root or the effective
+ * user and not writable by others (unless sticky), the directory itself
+ * owned by the effective user with mode 0700.  Entries that fail their own
+ * checks are reported on stderr and skipped, never sent, never deleted.
  */
 #ifndef RELAYMAIL_QUEUE_H
 #define RELAYMAIL_QUEUE_H
@@ -40,11 +47,13 @@ bool queue_keep_failed(const char *dir, const struct envelope *env, const struct
 /* Does dir hold no entry (or not exist)? */
 bool queue_is_empty(const char *dir);
 
-/* -bp / mailq: one line per entry on stdout, or "Mail queue is empty". */
+/* -bp / mailq: one line per entry on stdout (fields escaped), or "Mail
+ * queue is empty".  A queue directory we do not own is an error. */
 bool queue_list(const char *dir, struct result *r);
 
 /* -q: deliver every due entry, one SMTP session per account.  Another flush
- * holding the lock makes this return true at once.  verbose: the -v trace. */
+ * holding the lock makes this return true at once; a queue directory we do
+ * not own is refused (false, RESULT_CANTCREAT).  verbose: the -v trace. */
 bool queue_flush(const struct config *cfg, const char *dir, bool force, bool verbose,
 		 struct result *r);
 

@@ -28,6 +28,7 @@
 struct flush {
 	const struct config *cfg;
 	const char *dir;
+	int dirfd;              /* the queue directory, checked once (queue_dir_open) */
 	bool force, verbose;
 	long long now;
 	struct eventlog log;    /* of the account being flushed */
@@ -44,31 +45,38 @@ static void queue_event(struct flush *fl, const char *kind, const struct account
 	eventlog_write(&fl->log, &ev);
 }
 
-static void remove_entry(const char *dir, const char *id)
+/* The .env goes first: without it the .msg is a stray, never an entry. */
+static void remove_entry(struct flush *fl, const char *id)
 {
-	char path[PATH_MAX];
+	char name[QUEUE_ID_MAX + 8];
 
-	snprintf(path, sizeof path, "%s/%s.env", dir, id);
-	unlink(path);
-	snprintf(path, sizeof path, "%s/%s.msg", dir, id);
-	unlink(path);
-	queue_fsync_dir(dir);
+	snprintf(name, sizeof name, "%s.env", id);
+	if (unlinkat(fl->dirfd, name, 0) != 0 && errno != ENOENT) {
+		log_error(_("queue: cannot remove %s: %s"), name, strerror(errno));
+		return;
+	}
+	snprintf(name, sizeof name, "%s.msg", id);
+	unlinkat(fl->dirfd, name, 0);
+	queue_fsync_dir(fl->dirfd);
 }
 
-static bool open_message(const char *dir, const struct entry *e, struct message *msg,
+/* msg is always initialized, so message_free() is safe after a failure. */
+static bool open_message(struct flush *fl, const struct entry *e, struct message *msg,
 			 struct result *r)
 {
-	char path[PATH_MAX];
+	char name[QUEUE_ID_MAX + 8];
+	struct stat st;
 	int fd;
 
-	snprintf(path, sizeof path, "%s/%s.msg", dir, e->id);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return result_fail(r, RESULT_CANTCREAT, _("cannot open %s: %s"), path, strerror(errno));
-	return message_adopt(fd, e->env.body_8bit, msg, r);
+	memset(msg, 0, sizeof *msg);
+	msg->spool_fd = -1;
+	snprintf(name, sizeof name, "%s.msg", e->id);
+	fd = queue_open_file(fl->dirfd, name, false, &st, r);
+	return fd >= 0 && message_adopt(fd, e->env.body_8bit, msg, r);
 }
 
-/* Permanent failure: the message moves to the failed-mail store. */
+/* Permanent failure: the message moves to the failed-mail store; it leaves
+ * the queue only once the copy there is safe. */
 static void fail_entry(struct flush *fl, const struct account *acct, struct entry *e,
 		       const char *reason)
 {
@@ -76,8 +84,9 @@ static void fail_entry(struct flush *fl, const struct account *acct, struct entr
 	struct message msg;
 	struct result r;
 
+	result_clear(&r);
 	queue_paths(acct, queue_dir, failed_dir, sizeof failed_dir, &r);
-	if (!open_message(fl->dir, e, &msg, &r) ||
+	if (!open_message(fl, e, &msg, &r) ||
 	    !queue_keep_failed(failed_dir, &e->env, &msg, reason, kept, sizeof kept, &r)) {
 		log_error(_("queue: %s failed (%s) and cannot be moved to %s: %s; it stays queued"),
 			  e->id, reason, failed_dir, r.msg);
@@ -86,7 +95,7 @@ static void fail_entry(struct flush *fl, const struct account *acct, struct entr
 	}
 	message_free(&msg);
 	queue_event(fl, "failed", acct, e, NULL, NULL, reason);
-	remove_entry(fl->dir, e->id);
+	remove_entry(fl, e->id);
 	log_error(_("queue: %s to <%s> failed permanently: %s; message kept in %s"), e->id,
 		  e->env.recipients.items[0], reason, kept);
 }
@@ -107,45 +116,79 @@ static void defer_entry(struct flush *fl, const struct account *acct, struct ent
 	e->attempts++;
 	e->next = fl->now + queue_backoff(e->attempts);
 	queue_entry_set_error(e, reason);
-	if (!queue_entry_save(fl->dir, e, &r))
+	if (!queue_entry_save(fl->dirfd, fl->dir, e, &r))
 		log_error(_("queue: cannot update %s: %s"), e->id, r.msg);
 	queue_event(fl, "deferred", acct, e, NULL, NULL, reason);
 }
 
-/* Delivered to some recipients: the permanently refused ones go to the
- * failed-mail store, the temporarily refused ones stay queued alone. */
+/* The refused recipients' copy in the failed-mail store; false (logged)
+ * when it cannot be kept. */
+static bool keep_refused(const struct account *acct, const struct entry *e,
+			 const struct envelope *refused, const struct message *msg,
+			 const char *rejection, char *why, size_t why_size)
+{
+	char queue_dir[PATH_MAX], failed_dir[PATH_MAX], kept[PATH_MAX];
+	struct result r;
+
+	result_clear(&r);
+	queue_paths(acct, queue_dir, failed_dir, sizeof failed_dir, &r);
+	if (queue_keep_failed(failed_dir, refused, msg, rejection, kept, sizeof kept, &r)) {
+		log_error(_("queue: %s: %s; message kept in %s"), e->id, rejection, kept);
+		return true;
+	}
+	log_error(_("queue: %s: %s; the copy for the refused recipients cannot be kept (%s): "
+		    "they stay queued"), e->id, rejection, r.msg);
+	snprintf(why, why_size, _("%s; not kept in the failed-mail store: %s"), rejection, r.msg);
+	return false;
+}
+
+/* Delivered to some recipients: they leave the entry.  The permanently
+ * refused ones go to the failed-mail store; the temporarily refused ones,
+ * and the refused ones whose copy could not be kept, stay queued (a
+ * refused recipient never got the message, so sending to it again is no
+ * duplicate; it is refused again and kept then, or given up after
+ * queue_lifetime).  Nothing leaves the queue before its copy is safe. */
 static void partial_entry(struct flush *fl, const struct account *acct, struct entry *e,
 			  const struct message *msg, const struct smtp_outcome *out)
 {
-	char queue_dir[PATH_MAX], failed_dir[PATH_MAX], kept[PATH_MAX];
 	struct address_list later = { 0 };
 	struct envelope refused = e->env;
+	char why[RESULT_MSG_MAX + 64];
+	bool ok = true;
 	struct result r;
 
+	snprintf(why, sizeof why, "%s", out->temp_rejection[0] ? out->temp_rejection : out->rejection);
 	memset(&refused.recipients, 0, sizeof refused.recipients);
-	for (size_t i = 0; i < e->env.recipients.n && i < SMTP_MAX_STATUS; i++) {
+	for (size_t i = 0; ok && i < e->env.recipients.n; i++) {
 		const char *rcpt = e->env.recipients.items[i];
+		/* Anything but a clear yes or a clear no is "not yet". */
+		int status = i < SMTP_MAX_STATUS ? out->rcpt_status[i] : 4;
 
-		if (out->rcpt_status[i] == 4)
-			address_list_add(&later, rcpt, &r);
-		else if (out->rcpt_status[i] == 5)
-			address_list_add(&refused.recipients, rcpt, &r);
+		if (status == 5)
+			ok = address_list_add(&refused.recipients, rcpt, &r);
+		else if (status != 0)
+			ok = address_list_add(&later, rcpt, &r);
 	}
-	if (refused.recipients.n > 0) {
-		queue_paths(acct, queue_dir, failed_dir, sizeof failed_dir, &r);
-		if (queue_keep_failed(failed_dir, &refused, msg, out->rejection, kept, sizeof kept, &r))
-			log_error(_("queue: %s: %s; message kept in %s"), e->id, out->rejection, kept);
-		else
-			log_error(_("queue: %s: %s"), e->id, out->rejection);
+	if (ok && refused.recipients.n > 0 &&
+	    !keep_refused(acct, e, &refused, msg, out->rejection, why, sizeof why)) {
+		for (size_t i = 0; ok && i < refused.recipients.n; i++)
+			ok = address_list_add(&later, refused.recipients.items[i], &r);
 	}
 	address_list_free(&refused.recipients);
+	if (!ok) {
+		/* Out of memory: leave the entry as it is (a duplicate later
+		 * rather than a loss now). */
+		log_error(_("queue: %s: %s"), e->id, r.msg);
+		address_list_free(&later);
+		return;
+	}
 	if (later.n == 0) {
-		remove_entry(fl->dir, e->id);
+		remove_entry(fl, e->id);
 		return;
 	}
 	address_list_free(&e->env.recipients);
 	e->env.recipients = later;
-	defer_entry(fl, acct, e, out->temp_rejection);
+	defer_entry(fl, acct, e, why);
 }
 
 struct relay_link {
@@ -173,6 +216,38 @@ static void link_close(struct relay_link *l)
 	conn_close(&l->conn);
 }
 
+/* One entry over the open link. */
+static void flush_one(struct flush *fl, const struct account *acct, struct relay_link *link,
+		      struct entry *e, bool last)
+{
+	struct smtp_outcome out;
+	struct message msg;
+	struct result r;
+
+	result_clear(&r);
+	if (!open_message(fl, e, &msg, &r)) {
+		/* Checked by the scan a moment ago: a file changed under us or
+		 * an I/O error.  Not sent; retried with backoff, reported. */
+		log_error(_("queue: %s: the message cannot be read (%s); it stays queued"), e->id,
+			  r.msg);
+		message_free(&msg);
+		defer_entry(fl, acct, e, r.msg);
+		return;
+	}
+	if (smtp_send(link->session, &e->env, &msg, last, &out, &r)) {
+		queue_event(fl, "delivered", acct, e, out.tls, out.auth_mechanism, out.final_reply);
+		if (out.n_rejected > 0)
+			partial_entry(fl, acct, e, &msg, &out);
+		else
+			remove_entry(fl, e->id);
+	} else if (r.cls == RESULT_TEMPFAIL) {
+		defer_entry(fl, acct, e, r.msg);
+	} else {
+		fail_entry(fl, acct, e, r.msg);
+	}
+	message_free(&msg);
+}
+
 /* Entries [0, n) all belong to one account: one login for all of them. */
 static void flush_account(struct flush *fl, struct entry *e, size_t n)
 {
@@ -193,9 +268,6 @@ static void flush_account(struct flush *fl, struct entry *e, size_t n)
 		return;
 	}
 	for (size_t i = 0; i < n; i++) {
-		struct smtp_outcome out;
-		struct message msg;
-
 		if (!connected || !smtp_session_usable(link.session)) {
 			if (connected)
 				link_close(&link);
@@ -206,85 +278,83 @@ static void flush_account(struct flush *fl, struct entry *e, size_t n)
 				break;
 			}
 		}
-		if (!open_message(fl->dir, &e[i], &msg, &r)) {
-			log_error("queue: %s", r.msg);
-			continue;
-		}
-		if (smtp_send(link.session, &e[i].env, &msg, i + 1 == n, &out, &r)) {
-			queue_event(fl, "delivered", &acct, &e[i], out.tls, out.auth_mechanism,
-				    out.final_reply);
-			if (out.n_rejected > 0)
-				partial_entry(fl, &acct, &e[i], &msg, &out);
-			else
-				remove_entry(fl->dir, e[i].id);
-		} else if (r.cls == RESULT_TEMPFAIL) {
-			defer_entry(fl, &acct, &e[i], r.msg);
-		} else {
-			fail_entry(fl, &acct, &e[i], r.msg);
-		}
-		message_free(&msg);
+		flush_one(fl, &acct, &link, &e[i], i + 1 == n);
 	}
 	if (connected)
 		link_close(&link);
 	secret_wipe(&secret);
 }
 
-/* A .msg whose .env never arrived is what a crash leaves behind. */
-static void remove_strays(const char *dir, long long now)
+/* A .msg whose .env never arrived is what a crash leaves behind; only our
+ * own regular files are removed (never what someone else put there). */
+static void remove_strays(int dirfd, long long now)
 {
-	DIR *d = opendir(dir);
+	int fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
 	struct dirent *de;
-	char path[PATH_MAX];
 	struct stat st;
 
-	if (d == NULL)
+	if (d == NULL) {
+		if (fd >= 0)
+			close(fd);
 		return;
+	}
 	while ((de = readdir(d)) != NULL) {
 		size_t len = strlen(de->d_name);
 		bool msg = len > 4 && strcmp(de->d_name + len - 4, ".msg") == 0;
 		bool tmp = strncmp(de->d_name, ".tmp-", 5) == 0;
+		char env[NAME_MAX + 1];
 
 		if (!msg && !tmp)
 			continue;
-		snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
-		if (stat(path, &st) != 0 || now - st.st_mtime < 3600)
+		if (fstatat(dirfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0 ||
+		    !S_ISREG(st.st_mode) || st.st_uid != geteuid() || now - st.st_mtime < 3600)
 			continue;
-		if (msg) {
-			char env[PATH_MAX];
-
-			snprintf(env, sizeof env, "%.*s.env", (int)(strlen(path) - 4), path);
-			if (access(env, F_OK) == 0)
-				continue;
-		}
-		unlink(path);
+		snprintf(env, sizeof env, "%.*s.env", (int)(len - 4), de->d_name);
+		if (msg && fstatat(dirfd, env, &st, AT_SYMLINK_NOFOLLOW) == 0)
+			continue;
+		unlinkat(dirfd, de->d_name, 0);
 	}
 	closedir(d);
+}
+
+/* The lock: a regular file of ours (never a planted link). */
+static int open_lock(int dirfd, const char *dir, struct result *r)
+{
+	struct stat st;
+	int fd = queue_open_file(dirfd, ".lock", true, &st, r);
+
+	if (fd < 0) {
+		char shown[256];
+
+		result_prefix(r, log_escape(shown, sizeof shown, dir));
+	}
+	return fd;
 }
 
 bool queue_flush(const struct config *cfg, const char *dir, bool force, bool verbose,
 		 struct result *r)
 {
-	struct flush fl = { .cfg = cfg, .dir = dir, .force = force, .verbose = verbose,
-			    .now = (long long)time(NULL) };
-	struct entry_list list;
-	char lock_path[PATH_MAX];
+	struct flush fl = { .cfg = cfg, .dir = dir, .dirfd = -1, .force = force,
+			    .verbose = verbose, .now = (long long)time(NULL) };
+	struct entry_list list = { NULL, 0 };
 	size_t start = 0, kept = 0;
-	int lock;
+	bool ok = false;
+	int lock = -1;
 
-	snprintf(lock_path, sizeof lock_path, "%s/.lock", dir);
-	lock = open(lock_path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-	if (lock < 0)
-		return errno == ENOENT ||
-		       result_fail(r, RESULT_CANTCREAT, _("cannot open %s: %s"), lock_path, strerror(errno));
-	if (flock(lock, LOCK_EX | LOCK_NB) != 0) {
-		close(lock);    /* another flush is running: it will do the work */
-		return true;
-	}
-	remove_strays(dir, fl.now);
-	if (!queue_scan(dir, &list, r)) {
-		close(lock);
+	/* A queue we do not own is refused: its entries could be anyone's. */
+	if (!queue_dir_open(dir, false, &fl.dirfd, r))
 		return false;
-	}
+	if (fl.dirfd < 0)
+		return true;    /* nothing was ever queued */
+	lock = open_lock(fl.dirfd, dir, r);
+	if (lock < 0)
+		goto out;
+	ok = true;
+	if (flock(lock, LOCK_EX | LOCK_NB) != 0)
+		goto out;       /* another flush is running: it will do the work */
+	remove_strays(fl.dirfd, fl.now);
+	ok = queue_scan(fl.dirfd, dir, &list, r);
 	/* Only due entries take part (all with force); grouped by account. */
 	for (size_t i = 0; i < list.n; i++) {
 		if (force || list.items[i].next <= fl.now)
@@ -300,6 +370,9 @@ bool queue_flush(const struct config *cfg, const char *dir, bool force, bool ver
 		}
 	}
 	queue_list_free(&list);
-	close(lock);
-	return true;
+out:
+	if (lock >= 0)
+		close(lock);
+	close(fl.dirfd);
+	return ok;
 }

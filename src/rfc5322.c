@@ -3,7 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
+#include <search.h>
 
 #include <gnutls/gnutls.h>
 
@@ -12,27 +12,41 @@
 
 /* ---- address list ---------------------------------------------------- */
 
-static bool same_address(const char *a, const char *b)
+static int ascii_lower(int c)
 {
+	return c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c;
+}
+
+/* A total order whose equality is "the same address": the local part
+ * byte for byte, then whether there is a domain, then the domain without
+ * regard to ASCII case (not strcasecmp, whose folding follows the locale). */
+static int address_cmp(const void *pa, const void *pb)
+{
+	const char *a = pa, *b = pb;
 	const char *at_a = strrchr(a, '@'), *at_b = strrchr(b, '@');
 	size_t local_a = at_a ? (size_t)(at_a - a) : strlen(a);
 	size_t local_b = at_b ? (size_t)(at_b - b) : strlen(b);
+	int c = memcmp(a, b, local_a < local_b ? local_a : local_b);
 
-	if (local_a != local_b || memcmp(a, b, local_a) != 0)
-		return false;
+	if (c != 0)
+		return c;
+	if (local_a != local_b)
+		return local_a < local_b ? -1 : 1;
 	if (!at_a || !at_b)
-		return !at_a && !at_b;
-	return strcasecmp(at_a, at_b) == 0;
+		return (at_a != NULL) - (at_b != NULL);
+	for (a = at_a + 1, b = at_b + 1; *a && ascii_lower(*a) == ascii_lower(*b); a++, b++)
+		;
+	return ascii_lower((unsigned char)*a) - ascii_lower((unsigned char)*b);
 }
 
+/* A balanced tree rather than a hash table: the addresses come from the
+ * message, and no choice of them can make a lookup slower than O(log n). */
 bool address_list_add(struct address_list *list, const char *addr, struct result *r)
 {
 	char *copy;
 
-	for (size_t i = 0; i < list->n; i++) {
-		if (same_address(list->items[i], addr))
-			return true;
-	}
+	if (tfind(addr, &list->index, address_cmp) != NULL)
+		return true;
 	if (list->n == list->cap) {
 		size_t cap = list->cap ? list->cap * 2 : 8;
 		char **grown = realloc(list->items, cap * sizeof *grown);
@@ -43,14 +57,22 @@ bool address_list_add(struct address_list *list, const char *addr, struct result
 		list->cap = cap;
 	}
 	copy = strdup(addr);
-	if (copy == NULL)
+	if (copy == NULL || tsearch(copy, &list->index, address_cmp) == NULL) {
+		free(copy);
 		return result_fail(r, RESULT_OSERR, _("out of memory"));
+	}
 	list->items[list->n++] = copy;
 	return true;
 }
 
+static void keep_item(void *item)
+{
+	(void)item;     /* owned by items[], freed there */
+}
+
 void address_list_free(struct address_list *list)
 {
+	tdestroy(list->index, keep_item);
 	for (size_t i = 0; i < list->n; i++)
 		free(list->items[i]);
 	free(list->items);
@@ -463,6 +485,21 @@ bool rfc5322_encode_words(const char *text, size_t total, size_t first_column, c
 		pos += take;
 	}
 	return true;
+}
+
+void rfc5322_utf8_trim_partial(char *buf)
+{
+	size_t i = strlen(buf), tail = 0, need;
+	unsigned char lead;
+
+	while (i > 0 && tail < 3 && ((unsigned char)buf[i - 1] & 0xC0) == 0x80)
+		i--, tail++;
+	if (i == 0 || (unsigned char)buf[i - 1] < 0xC0)
+		return;
+	lead = (unsigned char)buf[i - 1];
+	need = lead >= 0xF0 ? 3 : lead >= 0xE0 ? 2 : 1;
+	if (tail < need)
+		buf[i - 1] = '\0';
 }
 
 bool rfc5322_format_mailbox(const char *name, const char *addr, char *buf, size_t size)

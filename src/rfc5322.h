@@ -14,15 +14,19 @@
 #define ADDRESS_MAX 998
 
 /* A growable list of bare addr-specs ("local@domain" or a bare "local"),
- * each owned by the list. */
+ * each owned by the list, in the order they were added.  A list starts
+ * zeroed ({ 0 }); it may be moved by struct assignment, but items[] and n
+ * are changed only through these functions (the index points into them). */
 struct address_list {
 	char **items;
 	size_t n;
 	size_t cap;
+	void *index;            /* tsearch(3) tree over items, for de-duplication */
 };
 
-/* Append addr unless an equal address (domain compared case-insensitively)
- * is already listed.  RESULT_OSERR on memory failure. */
+/* Append addr unless an equal address is already listed: local parts
+ * compared exactly, domains (after the last '@') ASCII case-insensitively.
+ * O(log n) per call.  RESULT_OSERR on memory failure. */
 bool address_list_add(struct address_list *list, const char *addr, struct result *r);
 
 void address_list_free(struct address_list *list);
@@ -59,6 +63,10 @@ bool rfc5322_format_message_id(time_t t, const unsigned char *random, size_t nra
  * starts at first_column) at buf + *len.  false if buf is too small. */
 bool rfc5322_encode_words(const char *text, size_t len, size_t first_column, char *buf,
 			  size_t size, size_t *outlen);
+
+/* Drop an incomplete UTF-8 sequence at the end of buf, which a bounded
+ * copy (snprintf) can leave when it cuts a name: the rest stays UTF-8. */
+void rfc5322_utf8_trim_partial(char *buf);
 
 /* A mailbox for a From: header: "Display Name" <addr>, with the name
  * quoted, or RFC 2047-encoded when it is not ASCII.  Without a name just

@@ -466,6 +466,12 @@ void server_refuse(int out_fd, const char *reason)
 	char line[1024];
 	int n = snprintf(line, sizeof line, "421 4.3.5 %s\r\n", reason);
 
-	if (n > 0 && write(out_fd, line, (size_t)n < sizeof line ? (size_t)n : sizeof line - 1) < 0)
+	if (n <= 0)
+		return;
+	if ((size_t)n >= sizeof line) {         /* cut: the line still ends with CRLF */
+		n = (int)sizeof line - 1;
+		memcpy(line + n - 2, "\r\n", 2);
+	}
+	if (write(out_fd, line, (size_t)n) < 0)
 		return;
 }

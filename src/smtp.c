@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,6 +43,10 @@ struct smtp_session {
 	uintmax_t size_limit;
 	char auth_offered[256];
 	char capabilities[1024];
+	/* Of the session, for every message's outcome: an outcome given to an
+	 * earlier smtp_send() may be gone (the service's threads). */
+	char tls[sizeof ((struct smtp_outcome *)0)->tls];
+	const char *auth_mechanism;
 	char line[SMTP_LINE_MAX];
 	struct result *r;
 };
@@ -82,16 +87,33 @@ static const char *reply_summary(const struct smtp_session *s, char *buf, size_t
 	return buf;
 }
 
-/* A reply that is not the one wanted: 4xx is temporary, 5xx uses perm. */
-static bool reply_failed(struct smtp_session *s, const char *step, enum result_class perm)
+/* A reply of a class the client did not ask for (a 3xx where 2xx was
+ * wanted, a 2xx where 354 was): the server's state is unknown, so the step
+ * failed and the connection carries nothing more (reply_code stays 0). */
+static bool reply_unexpected(struct smtp_session *s, const char *step)
 {
 	char summary[480];
 
+	s->broken = true;
+	reply_summary(s, summary, sizeof summary);
+	return result_fail(s->r, RESULT_PROTOCOL, _("%s: unexpected reply from the server: %s"),
+			   step, summary);
+}
+
+/* A reply that is not the one wanted: 4xx is temporary, 5xx uses perm,
+ * any other class is a protocol error. */
+static bool reply_failed(struct smtp_session *s, const char *step, enum result_class perm)
+{
+	char summary[480];
+	int cls = s->reply.code / 100;
+
+	if (cls != 4 && cls != 5)
+		return reply_unexpected(s, step);
 	s->out->reply_code = s->reply.code;
 	snprintf(s->out->reply_enhanced, sizeof s->out->reply_enhanced, "%s", s->reply.enhanced);
 	log_printable(s->out->reply_text, sizeof s->out->reply_text, s->reply.text, s->reply.text_len);
 	reply_summary(s, summary, sizeof summary);
-	return result_fail(s->r, s->reply.code / 100 == 4 ? RESULT_TEMPFAIL : perm,
+	return result_fail(s->r, cls == 4 ? RESULT_TEMPFAIL : perm,
 			   _("%s: the server replied: %s"), step, summary);
 }
 
@@ -167,13 +189,16 @@ static bool ehlo(struct smtp_session *s)
 	s->caps = 0;
 	s->size_limit = 0;
 	s->auth_offered[0] = '\0';
-	snprintf(command, sizeof command, "EHLO %s", s->ehlo_domain);
+	/* A cut name would still be sent; a name this long is no host name. */
+	if (snprintf(command, sizeof command, "EHLO %s", s->ehlo_domain) >= (int)sizeof command)
+		return result_fail(s->r, RESULT_CONFIG, _("the EHLO domain is longer than %zu bytes"),
+				   sizeof command - 6);
 	if (!conn_command(s->c, command, s->r) || !conn_flush(s->c, s->r) || !read_reply(s, "EHLO"))
 		return false;
 	if (s->reply.code / 100 != 2) {
 		/* Only a server that knows no ESMTP may get HELO, and only when
 		 * no extension (STARTTLS, AUTH) is needed. */
-		if (s->reply.code / 100 == 4 || s->acct->tls != TLS_MODE_OFF || s->acct->user != NULL)
+		if (s->reply.code / 100 != 5 || s->acct->tls != TLS_MODE_OFF || s->acct->user != NULL)
 			return reply_failed(s, "EHLO", RESULT_PERMFAIL);
 		snprintf(command, sizeof command, "HELO %s", s->ehlo_domain);
 		return send_and_expect(s, command, "HELO", 2, RESULT_PERMFAIL);
@@ -237,14 +262,17 @@ static const char *choose_mechanism(struct smtp_session *s)
 	return NULL;
 }
 
+/* Each response is wiped as soon as it is sent, not after the reply: a
+ * relay that stalls must not keep it in memory. */
 static bool auth_plain(struct smtp_session *s, const struct secret *secret)
 {
 	char *response = NULL;
 	bool ok = sasl_plain(s->acct->user, secret->data, &response, s->r) &&
 		  conn_command_secret(s->c, "AUTH PLAIN ", response, s->r) &&
-		  conn_flush(s->c, s->r) && read_reply(s, "AUTH");
+		  conn_flush(s->c, s->r);
 
 	sasl_free(response);
+	ok = ok && read_reply(s, "AUTH");
 	if (ok && s->reply.code == 334)         /* server ignored the initial response */
 		return result_fail(s->r, RESULT_PROTOCOL, _("AUTH: the server did not accept an initial response"));
 	return ok;
@@ -253,16 +281,16 @@ static bool auth_plain(struct smtp_session *s, const struct secret *secret)
 static bool auth_login(struct smtp_session *s, const struct secret *secret)
 {
 	char *user = NULL, *pass = NULL;
-	bool ok = sasl_base64(s->acct->user, &user, s->r) && sasl_base64(secret->data, &pass, s->r) &&
+	bool ok = sasl_base64(s->acct->user, &user, s->r) &&
 		  send_and_expect(s, "AUTH LOGIN", "AUTH", 3, RESULT_NOPERM) &&
 		  conn_command_secret(s->c, "", user, s->r) && conn_flush(s->c, s->r) &&
 		  expect(s, "AUTH", 3, RESULT_NOPERM) &&
-		  conn_command_secret(s->c, "", pass, s->r) && conn_flush(s->c, s->r) &&
-		  read_reply(s, "AUTH");
+		  sasl_base64(secret->data, &pass, s->r) &&
+		  conn_command_secret(s->c, "", pass, s->r) && conn_flush(s->c, s->r);
 
 	sasl_free(user);
 	sasl_free(pass);
-	return ok;
+	return ok && read_reply(s, "AUTH");
 }
 
 static bool authenticate(struct smtp_session *s, const struct secret *secret, struct smtp_outcome *out)
@@ -299,45 +327,126 @@ static bool use_smtputf8(const struct smtp_session *s)
 static bool note_mail_reply(struct smtp_session *s);
 static bool read_rcpt_reply(struct smtp_session *s, size_t i);
 
-/* RFC 3461 xtext: '+', '=' and anything outside 33..126 as +HH. */
-static const char *xtext(const char *in, char *out, size_t size)
+/* ---- commands ---------------------------------------------------------- */
+
+/* One command line in a fixed buffer: an append that does not fit marks it
+ * truncated and writes nothing past the end. */
+struct command {
+	char text[SMTP_COMMAND_MAX];
+	size_t len;
+	bool truncated;
+};
+
+static void command_start(struct command *c)
 {
-	size_t o = 0;
+	c->text[0] = '\0';
+	c->len = 0;
+	c->truncated = false;
+}
 
-	for (; *in && o + 4 < size; in++) {
-		unsigned char c = (unsigned char)*in;
+static void command_add(struct command *c, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
 
-		if (c < 33 || c > 126 || c == '+' || c == '=')
-			o += (size_t)snprintf(out + o, size - o, "+%02X", c);
-		else
-			out[o++] = (char)c;
+static void command_add(struct command *c, const char *fmt, ...)
+{
+	size_t room = sizeof c->text - c->len;
+	va_list ap;
+	int n;
+
+	if (c->truncated)
+		return;
+	va_start(ap, fmt);
+	n = vsnprintf(c->text + c->len, room, fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= room) {
+		c->truncated = true;
+		c->text[c->len] = '\0';
+		return;
 	}
-	out[o] = '\0';
-	return out;
+	c->len += (size_t)n;
+}
+
+/* RFC 3461 xtext: '+', '=' and anything outside 33..126 as +HH. */
+static void command_add_xtext(struct command *c, const char *in)
+{
+	for (; *in != '\0' && !c->truncated; in++) {
+		unsigned char ch = (unsigned char)*in;
+
+		if (ch < 33 || ch > 126 || ch == '+' || ch == '=')
+			command_add(c, "+%02X", ch);
+		else
+			command_add(c, "%c", ch);
+	}
+}
+
+/* A truncated command would name another sender or recipient, or drop a
+ * DSN request: such an envelope is refused before anything is sent. */
+static bool build_mail(const struct smtp_session *s, off_t size, struct command *c)
+{
+	const struct envelope *env = s->env;
+	bool dsn = s->caps & CAP_DSN;
+
+	command_start(c);
+	command_add(c, "MAIL FROM:<%s>", env->sender);
+	if (s->caps & CAP_SIZE)
+		command_add(c, " SIZE=%jd", (intmax_t)size);
+	if ((s->caps & CAP_8BITMIME) && env->body_8bit)
+		command_add(c, " BODY=8BITMIME");
+	if (use_smtputf8(s))
+		command_add(c, " SMTPUTF8");
+	if (dsn && env->dsn_ret)
+		command_add(c, " RET=%s", env->dsn_ret);
+	if (dsn && env->dsn_envid) {
+		command_add(c, " ENVID=");
+		command_add_xtext(c, env->dsn_envid);
+	}
+	if (c->truncated)
+		return result_fail(s->r, RESULT_DATAERR,
+				   _("MAIL FROM: the sender address and DSN parameters do not fit in one SMTP command (%zu bytes at most)"),
+				   sizeof c->text - 1);
+	return true;
+}
+
+static bool build_rcpt(const struct smtp_session *s, size_t i, struct command *c)
+{
+	command_start(c);
+	command_add(c, "RCPT TO:<%s>", s->env->recipients.items[i]);
+	if ((s->caps & CAP_DSN) && s->env->dsn_notify)
+		command_add(c, " NOTIFY=%s", s->env->dsn_notify);
+	if (c->truncated)
+		return result_fail(s->r, RESULT_DATAERR,
+				   _("RCPT TO: recipient %zu and its DSN parameters do not fit in one SMTP command (%zu bytes at most)"),
+				   i + 1, sizeof c->text - 1);
+	return true;
+}
+
+/* Checked before the first command: every recipient gets a status slot
+ * and every command fits, or the transaction does not start. */
+static bool envelope_fits(struct smtp_session *s, off_t size)
+{
+	struct command c;
+
+	if (s->env->recipients.n > SMTP_MAX_STATUS)
+		return result_fail(s->r, RESULT_DATAERR,
+				   _("too many recipients for one SMTP transaction (%zu; at most %d)"),
+				   s->env->recipients.n, SMTP_MAX_STATUS);
+	if (!build_mail(s, size, &c))
+		return false;
+	for (size_t i = 0; i < s->env->recipients.n; i++) {
+		if (!build_rcpt(s, i, &c))
+			return false;
+	}
+	return true;
 }
 
 static bool queue_envelope(struct smtp_session *s, off_t size)
 {
 	const struct envelope *env = s->env;
-	bool dsn = s->caps & CAP_DSN;
-	char command[ADDRESS_MAX + 3 * 100 + 128], envid[3 * 100 + 1];
-	int n;
+	struct command c;
 
-	if (!dsn && (env->dsn_notify || env->dsn_ret || env->dsn_envid))
+	if (!(s->caps & CAP_DSN) && (env->dsn_notify || env->dsn_ret || env->dsn_envid))
 		log_warn(_("%s does not offer DSN; -N, -R and -V are not passed on"), s->acct->host);
-	n = snprintf(command, sizeof command, "MAIL FROM:<%s>", env->sender);
-	if (s->caps & CAP_SIZE)
-		n += snprintf(command + n, sizeof command - (size_t)n, " SIZE=%jd", (intmax_t)size);
-	if ((s->caps & CAP_8BITMIME) && env->body_8bit)
-		n += snprintf(command + n, sizeof command - (size_t)n, " BODY=8BITMIME");
-	if (use_smtputf8(s))
-		n += snprintf(command + n, sizeof command - (size_t)n, " SMTPUTF8");
-	if (dsn && env->dsn_ret)
-		n += snprintf(command + n, sizeof command - (size_t)n, " RET=%s", env->dsn_ret);
-	if (dsn && env->dsn_envid)
-		snprintf(command + n, sizeof command - (size_t)n, " ENVID=%s",
-			 xtext(env->dsn_envid, envid, sizeof envid));
-	if (!conn_command(s->c, command, s->r))
+	if (!build_mail(s, size, &c) || !conn_command(s->c, c.text, s->r))
 		return false;
 	if (!(s->caps & CAP_PIPELINING)) {
 		if (!conn_flush(s->c, s->r) || !read_reply(s, "MAIL FROM"))
@@ -346,10 +455,7 @@ static bool queue_envelope(struct smtp_session *s, off_t size)
 			return true;    /* refused: no RCPT, no DATA */
 	}
 	for (size_t i = 0; i < env->recipients.n; i++) {
-		n = snprintf(command, sizeof command, "RCPT TO:<%s>", env->recipients.items[i]);
-		if (dsn && env->dsn_notify)
-			snprintf(command + n, sizeof command - (size_t)n, " NOTIFY=%s", env->dsn_notify);
-		if (!conn_command(s->c, command, s->r))
+		if (!build_rcpt(s, i, &c) || !conn_command(s->c, c.text, s->r))
 			return false;
 		if (!(s->caps & CAP_PIPELINING) &&
 		    !(conn_flush(s->c, s->r) && read_rcpt_reply(s, i)))
@@ -376,18 +482,21 @@ static bool note_mail_reply(struct smtp_session *s)
 }
 
 /* One RCPT reply into out->rcpt_status; the first rejection is kept, a
- * permanent one winning over a temporary one (retrying cannot help). */
+ * permanent one winning over a temporary one (retrying cannot help).  A
+ * reply of another class than 2, 4 or 5 is no answer to RCPT: that
+ * recipient failed permanently (a protocol error), never silently. */
 static bool read_rcpt_reply(struct smtp_session *s, size_t i)
 {
 	char step[ADDRESS_MAX + 16];
 	int cls;
 
 	snprintf(step, sizeof step, "RCPT TO:<%s>", s->env->recipients.items[i]);
+	if (i >= SMTP_MAX_STATUS)       /* envelope_fits() refused such envelopes */
+		return result_fail(s->r, RESULT_SOFTWARE, _("%s: no room for the recipient's status"), step);
 	if (!read_reply(s, step))
 		return false;
 	cls = s->reply.code / 100;
-	if (i < SMTP_MAX_STATUS)
-		s->out->rcpt_status[i] = cls == 2 ? 0 : (unsigned char)cls;
+	s->out->rcpt_status[i] = cls == 2 ? 0 : cls == 4 ? 4 : 5;
 	if (cls == 2) {
 		s->accepted++;
 		return true;
@@ -398,7 +507,7 @@ static bool read_rcpt_reply(struct smtp_session *s, size_t i)
 	reply_failed(s, step, RESULT_NOUSER);
 	if (cls == 4 && s->out->temp_rejection[0] == '\0')
 		snprintf(s->out->temp_rejection, sizeof s->out->temp_rejection, "%s", s->r->msg);
-	if (s->first.cls == RESULT_OK || (s->first.cls == RESULT_TEMPFAIL && cls == 5)) {
+	if (s->first.cls == RESULT_OK || (s->first.cls == RESULT_TEMPFAIL && cls != 4)) {
 		s->first = *s->r;
 		snprintf(s->out->rejection, sizeof s->out->rejection, "%s", s->r->msg);
 	}
@@ -473,6 +582,7 @@ static bool send_content(struct smtp_session *s, const struct message *msg, bool
 	char *buf;
 	off_t off = 0;
 
+	s->out->content_sent = true;
 	for (size_t i = 0; i < msg->n_headers && ok; i++) {
 		if (!msg->headers[i].omit)
 			ok = stuffed ? write_stuffed(s->c, &bol, msg->headers[i].text, msg->headers[i].len, s->r)
@@ -500,6 +610,9 @@ static bool send_content(struct smtp_session *s, const struct message *msg, bool
 		off += n;
 	}
 	free(buf);
+	/* Counted in message_wire_size(): the "." must start a line. */
+	if (ok && msg->add_crlf)
+		ok = conn_write(s->c, "\r\n", 2, s->r);
 	return ok && (!stuffed || conn_command(s->c, ".", s->r));
 }
 
@@ -521,6 +634,8 @@ static bool transfer(struct smtp_session *s, const struct message *msg, bool las
 	/* BDAT puts MAIL, RCPT, the content and QUIT in one flight; it cannot
 	 * be taken back, so only where a partial delivery is acceptable. */
 	s->use_bdat = (s->caps & CAP_CHUNKING) && (s->caps & CAP_PIPELINING) && s->env->allow_partial;
+	if (!envelope_fits(s, size))
+		return false;
 	if (!queue_envelope(s, size))
 		return s->broken = true, false;
 	if (s->use_bdat && s->data_sent) {
@@ -530,8 +645,10 @@ static bool transfer(struct smtp_session *s, const struct message *msg, bool las
 		if (!conn_command(s->c, command, s->r) || !send_content(s, msg, false))
 			return s->broken = true, false;
 	} else if (!check_envelope_replies(s)) {
-		/* After a 354 only dropping the connection aborts the data. */
-		s->broken = s->out->reply_code == 0 || s->reply.code == 354;
+		/* After a 354 only dropping the connection aborts the data; after
+		 * any other reply that is not a refusal the state is unknown. */
+		s->broken = s->broken || s->out->reply_code == 0 ||
+			    (s->reply.code / 100 != 4 && s->reply.code / 100 != 5);
 		return false;
 	} else if (!send_content(s, msg, true)) {
 		return s->broken = true, false;
@@ -571,8 +688,10 @@ bool smtp_open(struct conn *c, const struct account *acct, const struct secret *
 
 	memset(out, 0, sizeof *out);
 	*out_session = NULL;
-	if (s == NULL)
-		return result_fail(r, RESULT_OSERR, _("out of memory"));
+	if (s == NULL) {
+		result_fail(r, RESULT_OSERR, _("out of memory"));
+		return false;   /* spelled out: the analyzer cannot see result_fail() */
+	}
 	s->c = c;
 	s->out = out;
 	s->acct = acct;
@@ -587,6 +706,8 @@ bool smtp_open(struct conn *c, const struct account *acct, const struct secret *
 		free(s);
 		return false;
 	}
+	snprintf(s->tls, sizeof s->tls, "%s", out->tls);
+	s->auth_mechanism = out->auth_mechanism;
 	*out_session = s;
 	return true;
 }
@@ -594,14 +715,11 @@ bool smtp_open(struct conn *c, const struct account *acct, const struct secret *
 bool smtp_send(struct smtp_session *s, const struct envelope *env, const struct message *msg,
 	       bool last, struct smtp_outcome *out, struct result *r)
 {
-	const char *tls = s->out->tls, *mech = s->out->auth_mechanism;
-	char tls_copy[sizeof out->tls];
 	bool ok;
 
-	snprintf(tls_copy, sizeof tls_copy, "%s", tls);
 	memset(out, 0, sizeof *out);
-	snprintf(out->tls, sizeof out->tls, "%s", tls_copy);
-	out->auth_mechanism = mech;
+	snprintf(out->tls, sizeof out->tls, "%s", s->tls);
+	out->auth_mechanism = s->auth_mechanism;
 	s->out = out;
 	s->r = r;
 	s->env = env;

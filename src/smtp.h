@@ -5,8 +5,12 @@
  * one message to every recipient or to none.  Failures are classified at the
  * protocol layer: a 4xx reply, a drop or a timeout is RESULT_TEMPFAIL; a 5xx
  * is RESULT_PERMFAIL, RESULT_NOUSER (RCPT) or RESULT_NOPERM (AUTH, TLS
- * policy); a malformed reply is RESULT_PROTOCOL; a message over the server's
- * SIZE is RESULT_DATAERR.  r->msg names the step and quotes the reply.
+ * policy); a malformed reply, or one of a class the step cannot have (a 3xx
+ * to RCPT, a 2xx to DATA), is RESULT_PROTOCOL and the session is not used
+ * again; a message over the server's SIZE, an envelope whose MAIL or RCPT
+ * command would exceed SMTP_COMMAND_MAX or with more recipients than
+ * SMTP_MAX_STATUS is RESULT_DATAERR, refused before MAIL is sent.  r->msg
+ * names the step and quotes the reply.
  */
 #ifndef RELAYMAIL_SMTP_H
 #define RELAYMAIL_SMTP_H
@@ -18,6 +22,10 @@
 #include "message.h"
 
 #define SMTP_MAX_STATUS ENVELOPE_MAX_RECIPIENTS
+/* RFC 5321 allows 512 octets, extensions more; addresses here may have
+ * ADDRESS_MAX (998) octets: with SIZE, BODY, SMTPUTF8, RET and a 100
+ * character ENVID as xtext (300) a MAIL command is about 1,400. */
+#define SMTP_COMMAND_MAX 2048
 
 struct smtp_outcome {
 	char final_reply[512];  /* the end-of-data reply (carries the relay's id) */
@@ -29,10 +37,14 @@ struct smtp_outcome {
 	char reply_enhanced[16];
 	char reply_text[400];
 	/* Per recipient (index in the envelope): 0 accepted, 4 or 5 the class
-	 * of the rejection.  With a partial delivery n_rejected > 0 and
+	 * of the rejection (5 also for a reply RCPT cannot have: never a
+	 * silent drop).  With a partial delivery n_rejected > 0 and
 	 * rejection holds the deciding reply. */
 	unsigned char rcpt_status[SMTP_MAX_STATUS];
 	size_t n_rejected;
+	/* Some of the content went out: after a broken connection the relay
+	 * may have the message, so sending it again could duplicate it. */
+	bool content_sent;
 	char rejection[RESULT_MSG_MAX];         /* the deciding one (permanent first) */
 	char temp_rejection[RESULT_MSG_MAX];    /* the first temporary one */
 };

@@ -3,11 +3,14 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <gnutls/gnutls.h>
 #include <gnutls/x509.h>
@@ -50,7 +53,10 @@ void tls_save_session(struct tls *tls)
 	if (tls == NULL || tls->cache_file == NULL ||
 	    gnutls_session_get_data2(tls->session, &data) < 0 || data.size == 0)
 		return;
-	snprintf(dir, sizeof dir, "%s", tls->cache_file);
+	/* A cut name would write the session somewhere else. */
+	if (snprintf(dir, sizeof dir, "%s", tls->cache_file) >= (int)sizeof dir ||
+	    snprintf(tmp, sizeof tmp, "%s.%ld", tls->cache_file, (long)getpid()) >= (int)sizeof tmp)
+		goto out;
 	slash = strrchr(dir, '/');
 	if (slash != NULL) {
 		*slash = '\0';
@@ -66,7 +72,6 @@ void tls_save_session(struct tls *tls)
 			mkdir(dir, 0700);
 		}
 	}
-	snprintf(tmp, sizeof tmp, "%s.%ld", tls->cache_file, (long)getpid());
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (fd >= 0) {
 		bool ok = write(fd, data.data, data.size) == (ssize_t)data.size;
@@ -76,6 +81,7 @@ void tls_save_session(struct tls *tls)
 		if (!ok)
 			unlink(tmp);
 	}
+out:
 	explicit_bzero(data.data, data.size);
 	gnutls_free(data.data);
 }
@@ -151,9 +157,28 @@ static bool handshake_failed(struct tls *tls, const struct tls_params *p, int rc
 			   gnutls_strerror(rc));
 }
 
+int tls_ms_until(const struct timespec *deadline)
+{
+	struct timespec now;
+	long ms;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	ms = (deadline->tv_sec - now.tv_sec) * 1000 + (deadline->tv_nsec - now.tv_nsec) / 1000000;
+	return ms < 0 ? 0 : (int)ms;
+}
+
+/* A blocking send() inside GnuTLS waits at most until the deadline. */
+static void send_timeout(struct tls *tls, int ms)
+{
+	struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
+
+	setsockopt(gnutls_transport_get_int(tls->session), SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+}
+
 bool tls_start(int fd, const struct tls_params *p, struct tls **out, struct result *r)
 {
 	struct tls *tls = calloc(1, sizeof *tls);
+	struct timespec deadline;
 	int rc;
 
 	*out = NULL;
@@ -161,9 +186,15 @@ bool tls_start(int fd, const struct tls_params *p, struct tls **out, struct resu
 		return result_fail(r, RESULT_OSERR, _("out of memory"));
 	if (!setup_credentials(tls, p, r) || !setup_session(tls, fd, p, r))
 		goto fail;
+	/* GnuTLS bounds the handshake by its own timeout; a warning alert or
+	 * an interruption returns early and must not start it over. */
+	clock_gettime(CLOCK_MONOTONIC, &deadline);
+	deadline.tv_sec += p->timeout_s;
 	do {
 		rc = gnutls_handshake(tls->session);
-	} while (rc < 0 && !gnutls_error_is_fatal(rc) && rc != GNUTLS_E_AGAIN);
+	} while (rc < 0 && !gnutls_error_is_fatal(rc) && rc != GNUTLS_E_AGAIN && tls_ms_until(&deadline) > 0);
+	if (rc < 0 && !gnutls_error_is_fatal(rc) && rc != GNUTLS_E_AGAIN)
+		rc = GNUTLS_E_TIMEDOUT;
 	if (rc < 0) {
 		handshake_failed(tls, p, rc, r);
 		goto fail;
@@ -175,21 +206,41 @@ fail:
 	return false;
 }
 
-ssize_t tls_read(struct tls *tls, void *buf, size_t n, int timeout_ms, struct result *r)
-{
-	ssize_t rc;
-	unsigned again = 0;
+/* TLS 1.2 renegotiation is never done (RFC 5246 7.4.1.1 allows refusing it
+ * with a no_renegotiation warning); a server that keeps asking is broken. */
+#define RENEGOTIATION_REQUESTS_MAX 3
 
-	gnutls_record_set_timeout(tls->session, (unsigned)timeout_ms);
-	/* After a TLS 1.3 NewSessionTicket the call returns E_AGAIN with no
-	 * data: the socket is blocking, so simply read on (bounded). */
-	do {
+ssize_t tls_read(struct tls *tls, void *buf, size_t n, const struct timespec *deadline,
+		 struct result *r)
+{
+	unsigned refused = 0;
+	ssize_t rc;
+	int ms;
+
+	for (;;) {
+		ms = tls_ms_until(deadline);
+		if (ms == 0) {
+			rc = GNUTLS_E_TIMEDOUT;
+			break;
+		}
+		gnutls_record_set_timeout(tls->session, (unsigned)ms);
 		rc = gnutls_record_recv(tls->session, buf, n);
-	} while (rc == GNUTLS_E_INTERRUPTED || rc == GNUTLS_E_REHANDSHAKE ||
-		 (rc == GNUTLS_E_AGAIN && ++again < 64));
+		/* E_AGAIN without data: a TLS 1.3 NewSessionTicket or KeyUpdate
+		 * was handled; read on, within the same deadline. */
+		if (rc == GNUTLS_E_INTERRUPTED || rc == GNUTLS_E_AGAIN)
+			continue;
+		if (rc != GNUTLS_E_REHANDSHAKE)
+			break;
+		if (++refused > RENEGOTIATION_REQUESTS_MAX) {
+			result_fail(r, RESULT_PROTOCOL, _("the server keeps asking for a TLS renegotiation"));
+			return -1;
+		}
+		send_timeout(tls, ms);
+		gnutls_alert_send(tls->session, GNUTLS_AL_WARNING, GNUTLS_A_NO_RENEGOTIATION);
+	}
 	if (rc >= 0)
 		return rc;
-	if (rc == GNUTLS_E_TIMEDOUT || rc == GNUTLS_E_AGAIN)
+	if (rc == GNUTLS_E_TIMEDOUT)
 		result_fail(r, RESULT_TEMPFAIL, _("timed out waiting for the server"));
 	else if (rc == GNUTLS_E_PREMATURE_TERMINATION)
 		return 0;
@@ -198,18 +249,25 @@ ssize_t tls_read(struct tls *tls, void *buf, size_t n, int timeout_ms, struct re
 	return -1;
 }
 
-bool tls_write_all(struct tls *tls, const void *buf, size_t n, struct result *r)
+bool tls_write_all(struct tls *tls, const void *buf, size_t n, const struct timespec *deadline,
+		   struct result *r)
 {
 	const char *p = buf;
 
 	while (n > 0) {
-		ssize_t rc = gnutls_record_send(tls->session, p, n);
+		int ms = tls_ms_until(deadline);
+		ssize_t rc;
 
-		if (rc == GNUTLS_E_INTERRUPTED)
+		if (ms == 0)
+			return result_fail(r, RESULT_TEMPFAIL, _("TLS write error: %s"), _("timed out"));
+		send_timeout(tls, ms);
+		/* After E_AGAIN the same arguments continue the same record. */
+		rc = gnutls_record_send(tls->session, p, n);
+		if (rc == GNUTLS_E_INTERRUPTED || rc == GNUTLS_E_AGAIN)
 			continue;
 		if (rc < 0)
 			return result_fail(r, RESULT_TEMPFAIL, _("TLS write error: %s"),
-					   rc == GNUTLS_E_AGAIN ? _("timed out") : gnutls_strerror((int)rc));
+					   gnutls_strerror((int)rc));
 		p += rc;
 		n -= (size_t)rc;
 	}

@@ -13,6 +13,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
+#include <time.h>
 
 #include "result.h"
 
@@ -22,17 +23,23 @@ struct tls_params {
 	const char *hostname;   /* for SNI and the certificate check */
 	const char *ca_file;    /* PEM bundle; NULL: the system trust store */
 	bool verify;
-	unsigned timeout_s;
+	unsigned timeout_s;      /* for the whole handshake */
 	const char *cache_file; /* TLS session data to resume and renew; NULL: none */
 };
 
 bool tls_start(int fd, const struct tls_params *params, struct tls **out, struct result *r);
 
-/* Read up to n bytes within timeout_ms: >0 bytes, 0 on orderly close, -1 on
- * error or timeout (r says which; RESULT_TEMPFAIL). */
-ssize_t tls_read(struct tls *tls, void *buf, size_t n, int timeout_ms, struct result *r);
+/* Read up to n bytes before deadline (CLOCK_MONOTONIC): >0 bytes, 0 on
+ * orderly close, -1 on error or timeout (r says which; RESULT_TEMPFAIL, or
+ * RESULT_PROTOCOL for a server that keeps asking to renegotiate).  Nothing
+ * the server sends (post-handshake messages, renegotiation requests, which
+ * are refused) extends the deadline. */
+ssize_t tls_read(struct tls *tls, void *buf, size_t n, const struct timespec *deadline,
+		 struct result *r);
 
-bool tls_write_all(struct tls *tls, const void *buf, size_t n, struct result *r);
+/* Write all n bytes before deadline. */
+bool tls_write_all(struct tls *tls, const void *buf, size_t n, const struct timespec *deadline,
+		   struct result *r);
 
 /* "TLS1.3 AES-256-GCM", plus " resumed" for a resumed session */
 void tls_describe(struct tls *tls, char *buf, size_t size);
@@ -47,5 +54,9 @@ bool tls_peer_info(struct tls *tls, char *subject, size_t subject_size, char *is
 void tls_save_session(struct tls *tls);
 
 void tls_free(struct tls *tls);
+
+/* Milliseconds from now until deadline (CLOCK_MONOTONIC), 0 when past:
+ * the bound of one poll() or blocking send under a reply's deadline. */
+int tls_ms_until(const struct timespec *deadline);
 
 #endif

@@ -15,7 +15,13 @@ declare -A sources=(
 	[address]="rfc5322 result log"
 	[message]="message result log"
 )
-for t in reply address message; do
+# Further targets: tests/fuzz/fuzz_NAME.c plus a line "sources[NAME]=..." in
+# tests/fuzz/sources-NAME (the src/*.c files it links, without .c).
+for extra in "$fz"/sources-*; do
+	[ -f "$extra" ] || continue
+	sources[${extra##*/sources-}]=$(cat "$extra")
+done
+for t in $(printf '%s\n' "${!sources[@]}" | sort); do
 	files=()
 	for s in ${sources[$t]}; do files+=("$src/$s.c"); done
 	if ! clang -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \

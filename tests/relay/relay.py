@@ -31,16 +31,20 @@ reply ("eod": after the data was received; "data_mid": after 354 and the
 first bytes of content).  "inject" (starttls): "220 Ready to start TLS" and
 "250 injected" in one write, then the TLS handshake as usual.  "trickle":
 the reply one byte every "seconds".  "garbage": a
-reply line that is not SMTP ("hello").
+reply line that is not SMTP ("hello").  "endless": "250-" continuation lines
+("reply" gives the code, default 250), as fast as the client reads them,
+until it goes away.
 
 Options: --users alice:s3cret[,bob:pw2]  --auth-mechs PLAIN,LOGIN (NONE: no AUTH)
 --size N (0: "SIZE" without a limit)  --no-pipelining  --require-auth (530 to
 MAIL before AUTH)  --dsn (advertise DSN; accept RET/ENVID/NOTIFY/ORCPT)
---chunking (advertise CHUNKING; accept BDAT).
+--chunking (advertise CHUNKING; accept BDAT)  --max-line N (accept commands and
+lines up to N octets, for addresses of 998).
 Stops on SIGTERM/SIGINT, or when the process that started it is gone.
 """
 import argparse
 import asyncio
+import collections
 import json
 import logging
 import os
@@ -191,7 +195,14 @@ class LoggingMethods(dict):
 
 class RelaySMTP(SMTP):
     def __init__(self, handler, state, listener, args, **kw):
+        if args.max_line:
+            # Read before the base class makes its StreamReader.
+            self.line_length_limit = args.max_line
         super().__init__(handler, **kw)
+        if args.max_line:
+            # The base class keeps these per class; ours are per connection.
+            self.command_size_limit = args.max_line
+            self.command_size_limits = collections.defaultdict(lambda: args.max_line)
         self.state = state
         self.listener = listener
         self.relay_args = args
@@ -233,6 +244,18 @@ class RelaySMTP(SMTP):
             return ""
         if action == "garbage":
             return GARBAGE
+        if action == "endless":
+            # A reply that never ends: bounded only by the client's limits.
+            code = (rule.get("reply") or "250")[:3]
+            line = ("%s-%s\r\n" % (code, "x" * 70)).encode()
+            try:
+                while self.transport is not None and not self.transport.is_closing():
+                    self._writer.write(line * 64)
+                    await self._writer.drain()
+            except ConnectionError:
+                pass
+            await self.drop()
+            return ""
         if action == "trickle":
             # A slow relay: the reply one byte per "seconds" (default 1).
             text = (rule.get("reply") or "250 2.0.0 OK") + "\r\n"
@@ -491,6 +514,8 @@ async def main():
                     help="answer MAIL with 530 unless authenticated")
     ap.add_argument("--chunking", action="store_true",
                     help="also advertise CHUNKING and accept BDAT (RFC 3030)")
+    ap.add_argument("--max-line", type=int, default=0,
+                    help="longest command and line accepted (0: aiosmtpd's 512 and 1001)")
     ap.add_argument("--dsn", action="store_true",
                     help="also advertise DSN (and accept RET, ENVID, NOTIFY, ORCPT)")
     args = ap.parse_args()

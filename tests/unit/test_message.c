@@ -11,6 +11,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "header_fix.h"
 #include "message.h"
 #include "tap.h"
 
@@ -871,6 +872,169 @@ static void test_errors(void)
 	}
 }
 
+/* ---- header folding (header_fix_fold) ------------------------------------ */
+
+/* The longest line of text, CRLF not counted; -1 when a CR or LF is not
+ * part of a CRLF or a line does not end with one; -2 when a line is empty
+ * (it would end the header block). */
+static long longest_header_line(const char *t, size_t n)
+{
+	long longest = 0, col = 0;
+
+	if (n < 2 || memcmp(t + n - 2, "\r\n", 2) != 0)
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		if (t[i] == '\r') {
+			if (i + 1 >= n || t[i + 1] != '\n')
+				return -1;
+			if (col == 0)
+				return -2;
+			longest = col > longest ? col : longest;
+			col = 0;
+			i++;
+		} else if (t[i] == '\n') {
+			return -1;
+		} else {
+			col++;
+		}
+	}
+	return longest;
+}
+
+/* Read "Name: value" (value_len bytes of fill, optionally a blank at
+ * blank_at) as a message and fold it.  Returns the header text in *out
+ * (malloc'd), or NULL with r set. */
+static char *fold_one(const char *name, size_t value_len, char fill, long blank_at,
+		      struct result *r)
+{
+	size_t nlen = strlen(name), len = nlen + 2 + value_len + 4;
+	char *in = malloc(len + 1), *out = NULL;
+	struct message_read_opts opts = { false, "/tmp" };
+	struct message msg;
+
+	if (in == NULL)
+		abort();
+	memcpy(in, name, nlen);
+	memcpy(in + nlen, ": ", 2);
+	memset(in + nlen + 2, fill, value_len);
+	if (blank_at >= 0)
+		in[blank_at] = ' ';
+	memcpy(in + nlen + 2 + value_len, "\n\nb\n", 4);
+	result_clear(r);
+	if (message_read_buffer(in, len, &opts, &msg, r)) {
+		if (msg.n_headers == 1 && header_fix_fold(&msg, r))
+			out = strndup(msg.headers[0].text, msg.headers[0].len);
+		message_free(&msg);
+	}
+	free(in);
+	return out;
+}
+
+/* Folding adds CRLF before a blank, or CRLF and a blank: without CR, LF
+ * and blanks the text is "Name:" and the fill. */
+static bool unfolds_to(const char *folded, const char *name, size_t value_len, char fill)
+{
+	size_t nlen = strlen(name), o = 0;
+	char *flat = malloc(strlen(folded) + 1);
+	bool same;
+
+	if (flat == NULL)
+		abort();
+	for (const char *p = folded; *p; p++) {
+		if (*p != '\r' && *p != '\n' && *p != ' ')
+			flat[o++] = *p;
+	}
+	same = o == nlen + 1 + value_len && memcmp(flat, name, nlen) == 0 && flat[nlen] == ':';
+	for (size_t i = nlen + 1; same && i < o; i++)
+		same = flat[i] == fill;
+	free(flat);
+	return same;
+}
+
+static void test_header_fold(void)
+{
+	static const size_t runs[] = { 993, 994, 995, 996, 997, 1990, 1991, 1992, 1993, 1994, 2000, 5000 };
+	struct result r;
+	char label[128], name[1000];
+	char *t;
+
+	/* One unbreakable run in a structured header: hard breaks, each
+	 * continuation (with its inserted blank) within the limit too. */
+	for (size_t k = 0; k < sizeof runs / sizeof runs[0]; k++) {
+		size_t n = runs[k];
+		long longest;
+
+		t = fold_one("Message-ID", n, 'x', -1, &r);
+		longest = t ? longest_header_line(t, strlen(t)) : -3;
+		snprintf(label, sizeof label, "fold: Message-ID run of %zu: lines %ld <= %d", n, longest,
+			 HEADER_LINE_MAX);
+		tap_ok(longest > 0 && longest <= HEADER_LINE_MAX, label);
+		snprintf(label, sizeof label, "fold: Message-ID run of %zu: %s", n,
+			 n + 12 <= HEADER_LINE_MAX ? "unchanged" : "unfolds to the value");
+		tap_ok(t != NULL && unfolds_to(t, "Message-ID", n, 'x') &&
+		       (n + 12 > HEADER_LINE_MAX || strstr(t, "\r\n ") == NULL), label);
+		free(t);
+	}
+	/* The exact boundary: 998 characters stay, 999 are folded. */
+	t = fold_one("X-A", HEADER_LINE_MAX - 5, 'y', 400, &r);
+	tap_ok(t != NULL && strlen(t) == HEADER_LINE_MAX + 2, "fold: a line of exactly 998 stays as it is");
+	free(t);
+	t = fold_one("X-A", HEADER_LINE_MAX - 4, 'y', 400, &r);
+	tap_ok(t != NULL && longest_header_line(t, strlen(t)) == HEADER_LINE_MAX + 1 - 400 && unfolds_to(t, "X-A", 993, 'y'),
+	       "fold: a line of 999 folds at its blank");
+	free(t);
+	/* A blank right at the limit: the first line is 998 characters. */
+	t = fold_one("X-A", 1500, 'y', HEADER_LINE_MAX, &r);
+	tap_ok(t != NULL && longest_header_line(t, strlen(t)) == HEADER_LINE_MAX &&
+	       strncmp(t + HEADER_LINE_MAX, "\r\n ", 3) == 0, "fold: a blank at column 998 is used");
+	free(t);
+	t = fold_one("X-A", 1500, 'y', HEADER_LINE_MAX + 1, &r);
+	tap_ok(t != NULL && longest_header_line(t, strlen(t)) > 0 &&
+	       longest_header_line(t, strlen(t)) <= HEADER_LINE_MAX, "fold: a blank at column 999 is not");
+	free(t);
+	/* Unstructured text is not changed by an inserted blank: encoded words. */
+	t = fold_one("Subject", 2000, 'z', -1, &r);
+	tap_ok(t != NULL && strncmp(t, "Subject: =?UTF-8?B?", 19) == 0 &&
+	       longest_header_line(t, strlen(t)) <= 76, "fold: an unbreakable Subject becomes encoded words");
+	free(t);
+	/* UTF-8 in a structured header: a hard break never splits a character. */
+	{
+		size_t n = 3001;
+		char *in = malloc(n + 16), *p;
+		struct message_read_opts opts = { false, "/tmp" };
+		struct message msg;
+		bool whole = true;
+
+		if (in == NULL)
+			abort();
+		memcpy(in, "Keywords: a", 11);
+		for (size_t i = 0; i < 1500; i++)
+			memcpy(in + 11 + 2 * i, "\xc3\xa9", 2);
+		memcpy(in + 3011, "\n\n", 2);
+		result_clear(&r);
+		tap_ok(message_read_buffer(in, 3013, &opts, &msg, &r) && header_fix_fold(&msg, &r) &&
+		       longest_header_line(msg.headers[0].text, msg.headers[0].len) <= HEADER_LINE_MAX,
+		       "fold: UTF-8 run folded within the limit");
+		for (p = strstr(msg.headers[0].text, "\r\n "); whole && p; p = strstr(p + 3, "\r\n "))
+			whole = ((unsigned char)p[3] & 0xC0) != 0x80 && ((unsigned char)p[-1] & 0xE0) != 0xC0;
+		tap_ok(whole, "fold: UTF-8 run broken between characters");
+		message_free(&msg);
+		free(in);
+	}
+	/* A field name cannot be folded: up to 996 characters, "Name: " fits. */
+	memset(name, 'n', sizeof name);
+	memcpy(name, "X-", 2);
+	name[HEADER_LINE_MAX - 2] = '\0';
+	t = fold_one(name, 10, 'v', -1, &r);
+	tap_ok(t != NULL, "fold: a field name of 996 characters is kept");
+	free(t);
+	name[HEADER_LINE_MAX - 2] = 'n';
+	name[HEADER_LINE_MAX - 1] = '\0';
+	t = fold_one(name, 10, 'v', -1, &r);
+	tap_ok(t == NULL && r.cls == RESULT_DATAERR, "fold: a field name of 997 characters is refused");
+	free(t);
+}
+
 int main(void)
 {
 	signal(SIGPIPE, SIG_IGN);
@@ -887,5 +1051,6 @@ int main(void)
 	test_long_lines();
 #endif
 	test_errors();
+	test_header_fold();
 	return tap_done();
 }

@@ -9,6 +9,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "log.h"
 #include "rfc5322.h"
 #include "tap.h"
 
@@ -148,7 +149,7 @@ static char *join(const struct address_list *list)
 
 static void run_addr_case(const struct addr_case *c)
 {
-	struct address_list list = { NULL, 0, 0 };
+	struct address_list list = { 0 };
 	struct result r;
 	size_t len = strlen(c->in);
 	char *copy = malloc(len ? len : 1), *got, name[300];
@@ -244,7 +245,7 @@ static void test_scan(void)
 
 	/* a length shorter than the string: only that prefix is parsed */
 	{
-		struct address_list list = { NULL, 0, 0 };
+		struct address_list list = { 0 };
 
 		result_clear(&r);
 		ok = rfc5322_parse_address_list("a@b, c@d", 3, &list, &r);
@@ -255,7 +256,7 @@ static void test_scan(void)
 
 static void test_list_api(void)
 {
-	struct address_list list = { NULL, 0, 0 };
+	struct address_list list = { 0 };
 	struct result r;
 	char name[64];
 	bool all = true;
@@ -274,8 +275,30 @@ static void test_list_api(void)
 	}
 	tap_ok(all && list.n == 105 && strcmp(list.items[104], "user99@example.org") == 0,
 	       "list: grows and keeps order");
+	tap_ok(address_list_add(&list, "x@\xc3\x84.example", &r) &&
+	       address_list_add(&list, "x@\xc3\xa4.example", &r) && list.n == 107,
+	       "list: non-ASCII domain bytes compared exactly");
+	tap_ok(address_list_add(&list, "USER7@EXAMPLE.ORG", &r) && address_list_add(&list, "user7@EXAMPLE.org", &r) &&
+	       list.n == 108, "list: duplicates found among many");
 	address_list_free(&list);
-	tap_ok(list.items == NULL && list.n == 0 && list.cap == 0, "list: free resets");
+	tap_ok(list.items == NULL && list.n == 0 && list.cap == 0 && list.index == NULL, "list: free resets");
+	{
+		/* 50,000 adds with half of them duplicates: the index keeps each
+		 * O(log n) (a linear scan took seconds), and the order. */
+		clock_t start = clock();
+
+		all = true;
+		for (int i = 0; i < 50000; i++) {
+			snprintf(name, sizeof name, "u%d@Example.ORG", i % 25000);
+			if (i >= 25000)
+				name[strlen(name) - 1] = 'g';
+			all = all && address_list_add(&list, name, &r);
+		}
+		tap_ok(all && list.n == 25000 && strcmp(list.items[24999], "u24999@Example.ORG") == 0,
+		       "list: 50,000 adds, 25,000 distinct, in order");
+		tap_ok((double)(clock() - start) / CLOCKS_PER_SEC < 1.0, "list: 50,000 adds in well under a second");
+		address_list_free(&list);
+	}
 	address_list_free(&list);
 
 	tap_ok(rfc5322_address_is_safe("a@b"), "safe: plain");
@@ -296,7 +319,7 @@ static void test_list_api(void)
 	{
 		/* ADDRESS_MAX bytes is fine, one more is not */
 		char text[ADDRESS_MAX + 2];
-		struct address_list l = { NULL, 0, 0 };
+		struct address_list l = { 0 };
 
 		memset(text, 'a', sizeof text);
 		text[ADDRESS_MAX - 2] = '@';
@@ -314,7 +337,7 @@ static void test_list_api(void)
 		/* an addr-spec longer than ADDRESS_MAX is an error, not an overflow */
 		size_t n = 3000;
 		char *text = malloc(n);
-		struct address_list l = { NULL, 0, 0 };
+		struct address_list l = { 0 };
 
 		if (text == NULL)
 			abort();
@@ -706,6 +729,66 @@ static void test_mailbox(void)
 	}
 }
 
+/* ---- UTF-8 cuts and text for people -------------------------------------- */
+
+static void test_utf8_trim(void)
+{
+	static const struct { const char *in, *want; } cases[] = {
+		{ "abc", "abc" },
+		{ "", "" },
+		{ "\xc3\xa9", "\xc3\xa9" },
+		{ "a\xc3", "a" },                       /* 2-byte character cut after its lead */
+		{ "a\xe2\x82", "a" },                   /* 3-byte, one continuation left */
+		{ "a\xe2\x82\xac", "a\xe2\x82\xac" },   /* whole euro sign */
+		{ "a\xf0\x9f\x98", "a" },               /* 4-byte, cut */
+		{ "a\xf0\x9f\x98\x80", "a\xf0\x9f\x98\x80" },
+		{ "a\x80\x80\x80\x80", "a\x80\x80\x80\x80" },   /* not UTF-8: left alone */
+	};
+	char buf[32], label[64];
+
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		snprintf(buf, sizeof buf, "%s", cases[i].in);
+		rfc5322_utf8_trim_partial(buf);
+		snprintf(label, sizeof label, "utf8_trim_partial: case %zu", i);
+		tap_is_str(buf, cases[i].want, label);
+	}
+}
+
+static void test_log_escape(void)
+{
+	static const struct { const char *in, *want; } cases[] = {
+		{ "plain text", "plain text" },
+		{ "red \x1b[31mX", "red \\x1B[31mX" },
+		{ "bell\a tab\t cr\r lf\n del\x7f", "bell\\x07 tab\\x09 cr\\x0D lf\\x0A del\\x7F" },
+		{ "C1 raw \x9b utf8 \xc2\x9b", "C1 raw \\x9B utf8 \\xC2\\x9B" },
+		{ "J\xc3\xb6rg \xe2\x80\x9equoted\xe2\x80\x9c \xf0\x9f\x98\x80", "J\xc3\xb6rg \xe2\x80\x9equoted\xe2\x80\x9c \xf0\x9f\x98\x80" },
+		{ "overlong \xc0\xaf \xe0\x80\xaf", "overlong \\xC0\\xAF \\xE0\\x80\\xAF" },
+		{ "surrogate \xed\xa0\x80", "surrogate \\xED\\xA0\\x80" },
+		{ "bidi \xe2\x80\xae" "evil", "bidi \\xE2\\x80\\xAE" "evil" },
+		{ "separator \xe2\x80\xa8", "separator \\xE2\\x80\\xA8" },
+		{ "cut \xc3", "cut \\xC3" },
+	};
+	char buf[128], small[8], label[64];
+
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		snprintf(label, sizeof label, "log_escape: case %zu", i);
+		tap_is_str(log_escape(buf, sizeof buf, cases[i].in), cases[i].want, label);
+	}
+	/* Truncation never splits an escape or a character. */
+	tap_is_str(log_escape(small, sizeof small, "abcd\x1b" "ef"), "abcd", "log_escape: no half escape");
+	tap_is_str(log_escape(small, sizeof small, "abcdef\xc3\xa9"), "abcdef", "log_escape: no half character");
+	tap_is_str(log_escape(small, sizeof small, "abc\x1b" "def"), "abc\\x1B", "log_escape: an escape that just fits");
+	{
+		/* 4 * strlen + 1 is always enough */
+		char in[65], out[4 * 64 + 1];
+
+		memset(in, '\x1b', 64);
+		in[64] = '\0';
+		log_escape(out, sizeof out, in);
+		tap_ok(strlen(out) == 4 * 64, "log_escape: 4 * strlen + 1 bytes hold every escape");
+	}
+}
+
 int main(void)
 {
 	for (size_t i = 0; i < sizeof addr_cases / sizeof addr_cases[0]; i++)
@@ -714,5 +797,7 @@ int main(void)
 	test_list_api();
 	test_dates();
 	test_mailbox();
+	test_utf8_trim();
+	test_log_escape();
 	return tap_done();
 }
