@@ -181,3 +181,8 @@ void eventlog_write(struct eventlog *log, const struct event *e)
 	}
 	free(text);
 }
+
+void eventlog_set_user(struct eventlog *log, const char *user)
+{
+	log->local_user = user;
+}

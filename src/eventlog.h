@@ -39,4 +39,7 @@ void eventlog_init(struct eventlog *log, const struct account *acct);
 
 void eventlog_write(struct eventlog *log, const struct event *e);
 
+/* System mode: name the local user in the lines that follow (NULL: none). */
+void eventlog_set_user(struct eventlog *log, const char *user);
+
 #endif

@@ -3,6 +3,7 @@
 #include "autoconfig.h"
 
 #include <limits.h>
+#include <pwd.h>
 #include <stdint.h>
 #include <locale.h>
 #include <signal.h>
@@ -25,6 +26,9 @@
 #include "log.h"
 #include "message.h"
 #include "deliver.h"
+#include "handoff.h"
+#include "service.h"
+#include "submit.h"
 #include "server.h"
 #include "options.h"
 #include "providers.h"
@@ -91,142 +95,49 @@ static int exit_status(const struct options *opts, const struct result *r)
 	return opts->error_mode == ERRORS_BERKNET ? 0 : result_exitcode(r->cls);
 }
 
-#define FALLBACK_CHAIN_MAX 8
-
-/* fallback = ACCOUNT: on a temporary failure (the relay has not taken the
- * message) the next account of the chain is tried before queueing.  A
- * permanent refusal never fails over, so nothing is sent twice. */
-static void try_fallbacks(const struct options *opts, const struct config *cfg,
-			  const struct account *first, const struct envelope *env,
-			  const struct message *msg, struct eventlog *log,
-			  struct smtp_outcome *outcome, struct result *r)
+/* System mode: the system file has [service] and the caller has no
+ * configuration of their own (DESIGN.md). */
+static bool use_service(const struct options *opts, const struct config *cfg)
 {
-	const char *next = first->fallback;
+	char user_path[PATH_MAX];
+	const char *env_file = getenv("RELAYMAIL_CONFIG");
 
-	for (int hop = 0; next != NULL && r->cls == RESULT_TEMPFAIL; hop++) {
-		struct account alt;
-		struct secret secret = { NULL, 0 };
-		struct result attempt;
-
-		result_clear(&attempt);
-		if (hop == FALLBACK_CHAIN_MAX || strcmp(next, first->name) == 0) {
-			log_warn(_("fallback chain of account '%s' is too long or loops"), first->name);
-			return;
-		}
-		if (!config_account_resolve(cfg, next, &alt, &attempt) ||
-		    !credentials_get(&alt, &secret, &attempt)) {
-			log_warn(_("fallback account '%s' unusable: %s"), next, attempt.msg);
-			return;
-		}
-		log_warn(_("%s; trying fallback account '%s'"), r->msg, alt.name);
-		if (deliver(&alt, &secret, env, msg, opts->verbose, log, outcome, &attempt))
-			result_clear(r);
-		else if (attempt.cls != RESULT_TEMPFAIL)
-			*r = attempt;   /* a permanent answer ends the chain */
-		else
-			snprintf(r->msg, sizeof r->msg, "%s", attempt.msg);
-		secret_wipe(&secret);
-		next = alt.fallback;
-	}
+	if (!cfg->service.present || opts->config_file != NULL || (env_file != NULL && *env_file != '\0'))
+		return false;
+	return !config_user_path(user_path, sizeof user_path) || access(user_path, F_OK) != 0;
 }
 
-/* No message is lost: a temporary failure goes to the queue (and counts as
- * success, as sendmail's callers expect); anything else is kept in the
- * failed-mail store, and the error line says where. */
-static void keep_message(const struct options *opts, const struct account *acct,
-			 const struct envelope *env, const struct message *msg,
-			 struct eventlog *log, struct result *r)
+static void print_warning(void *arg, const char *text)
 {
-	char queue_dir[PATH_MAX], failed_dir[PATH_MAX], id[QUEUE_ID_MAX], kept[PATH_MAX];
-	char msgid[256];
-	struct result store;
-	struct event e = {
-		.kind = "failed", .env = env, .acct = acct,
-		.size = (long long)message_wire_size(msg), .reply = r->msg,
-		.message_id = message_id(msg, msgid, sizeof msgid),
-	};
-
-	result_clear(&store);
-	queue_paths(acct, queue_dir, failed_dir, sizeof queue_dir, &store);
-	if (r->cls == RESULT_TEMPFAIL && acct->queue) {
-		if (queue_store(queue_dir, acct, env, msg, r->msg, id, sizeof id, &store)) {
-			if (opts->error_mode != ERRORS_QUIET)
-				log_warn(_("%s; message queued as %s, relaymail -q will retry"), r->msg, id);
-			e.kind = "queued";
-			e.queue_id = id;
-			eventlog_write(log, &e);
-			result_clear(r);
-			return;
-		}
-		log_error(_("cannot queue the message: %s"), store.msg);
-	}
-	eventlog_write(log, &e);
-	if (queue_keep_failed(failed_dir, env, msg, r->msg, kept, sizeof kept, &store)) {
-		char note[PATH_MAX + 32];
-		size_t room = sizeof r->msg - 1, used = strlen(r->msg), need;
-
-		snprintf(note, sizeof note, _("message kept in %s"), kept);
-		/* "<reason>; message kept in <file>" on one line: the file name
-		 * matters most, so the reason is shortened if need be. */
-		need = strlen(note) + 2;
-		if (need > room)
-			need = room;
-		if (used + need > room)
-			used = room - need;
-		memcpy(r->msg + used, "; ", 2);
-		memcpy(r->msg + used + 2, note, need - 2);
-		r->msg[used + need] = '\0';
-	} else {
-		log_error(_("cannot keep the message: %s"), store.msg);
-	}
+	(void)arg;
+	log_warn("%s", text);
 }
 
-/* Recipients with status cls (4 or 5) in the outcome, as a shallow copy of
- * env whose recipient list the caller frees. */
-static bool refused_part(const struct envelope *env, const struct smtp_outcome *out, int cls,
-			 struct envelope *part, struct result *r)
+static int send_via_service(const struct options *opts, const struct config *cfg, int argc,
+			    char **argv)
 {
-	*part = *env;
-	memset(&part->recipients, 0, sizeof part->recipients);
-	for (size_t i = 0; i < env->recipients.n && i < SMTP_MAX_STATUS; i++) {
-		if (out->rcpt_status[i] == cls && !address_list_add(&part->recipients, env->recipients.items[i], r))
-			return false;
-	}
-	return true;
+	struct message msg = { .spool_fd = -1 };
+	struct message_read_opts read_opts = { .ignore_dots = opts->ignore_dots, .spool_dir = spool_dir() };
+	struct result r;
+
+	result_clear(&r);
+	if (message_read(STDIN_FILENO, &read_opts, &msg, &r))
+		handoff_submit(&cfg->service, argc, argv, &msg, print_warning, NULL, &r);
+	report_failure(opts, NULL, &r);
+	message_free(&msg);
+	return exit_status(opts, &r);
 }
 
-/* Some recipients were refused and the message went to the others.  The
- * temporarily refused ones are queued alone; the permanently refused ones
- * are reported (exit 67) and the message is kept for them. */
-static void handle_partial(const struct options *opts, const struct account *acct,
-			   const struct envelope *env, const struct message *msg,
-			   const struct smtp_outcome *out, struct eventlog *log, struct result *r)
+static void print_notice(void *arg, bool is_error, const char *text)
 {
-	struct envelope later, refused;
-	struct result temp;
-	size_t delivered = env->recipients.n - out->n_rejected;
-
-	if (!refused_part(env, out, 4, &later, r) || !refused_part(env, out, 5, &refused, r))
-		goto out;
-	if (later.recipients.n > 0) {
-		result_fail(&temp, RESULT_TEMPFAIL, "%s", out->temp_rejection);
-		keep_message(opts, acct, &later, msg, log, &temp);
-		if (temp.cls != RESULT_OK)
-			*r = temp;
-	}
-	if (refused.recipients.n > 0) {
-		result_fail(r, RESULT_NOUSER,
-			    ngettext("%s (%zu refused; delivered to the other recipient)",
-				     "%s (%zu refused; delivered to the %zu other recipients)", delivered),
-			    out->rejection, refused.recipients.n, delivered);
-		keep_message(opts, acct, &refused, msg, log, r);
-	}
-out:
-	address_list_free(&later.recipients);
-	address_list_free(&refused.recipients);
+	(void)arg;
+	if (is_error)
+		log_error("%s", text);
+	else
+		log_warn("%s", text);
 }
 
-static int run_send(const struct options *opts)
+static int run_send(const struct options *opts, int argc, char **argv)
 {
 	struct config cfg;
 	struct account acct = { 0 };
@@ -236,23 +147,28 @@ static int run_send(const struct options *opts)
 	struct smtp_outcome outcome;
 	struct eventlog log;
 	struct message_read_opts read_opts = { .ignore_dots = opts->ignore_dots };
+	struct submit_ctx ctx = {
+		.cfg = &cfg, .acct = &acct, .secret = &secret, .verbose = opts->verbose,
+		.quiet = opts->error_mode == ERRORS_QUIET, .log = &log, .notify = print_notice,
+	};
 	struct result r;
+	int status;
 
 	result_clear(&r);
 	config_init(&cfg);
 	read_opts.spool_dir = spool_dir();
-	if (load_account(opts, &cfg, &acct, &r) &&
+	if (load_config(opts, &cfg, &r) && use_service(opts, &cfg)) {
+		status = send_via_service(opts, &cfg, argc, argv);
+		config_free(&cfg);
+		return status;
+	}
+	if (r.cls == RESULT_OK && config_account_resolve(&cfg, opts->account, &acct, &r) &&
 	    (eventlog_init(&log, &acct), message_read(STDIN_FILENO, &read_opts, &msg, &r)) &&
 	    envelope_build(opts, &acct, &msg, &env, &r) &&
 	    credentials_get(&acct, &secret, &r)) {
-		if (!deliver(&acct, &secret, &env, &msg, opts->verbose, &log, &outcome, &r))
-			try_fallbacks(opts, &cfg, &acct, &env, &msg, &log, &outcome, &r);
-		if (r.cls == RESULT_OK && outcome.n_rejected > 0)
-			handle_partial(opts, &acct, &env, &msg, &outcome, &log, &r);
-		else if (r.cls != RESULT_OK)
-			keep_message(opts, &acct, &env, &msg, &log, &r);
+		submit_message(&ctx, &env, &msg, &outcome, &r);
 	} else if (r.cls != RESULT_OK && msg.spool_fd >= 0 && env.sender != NULL) {
-		keep_message(opts, &acct, &env, &msg, &log, &r);
+		submit_keep(&ctx, &env, &msg, &r);
 	}
 	report_failure(opts, acct.name ? &acct : NULL, &r);
 	secret_wipe(&secret);
@@ -260,6 +176,60 @@ static int run_send(const struct options *opts)
 	message_free(&msg);
 	config_free(&cfg);
 	return exit_status(opts, &r);
+}
+
+/* --serve: only the system file counts; the service user has no home. */
+static int run_serve(const struct options *opts)
+{
+	struct config cfg;
+	struct result r;
+
+	result_clear(&r);
+	config_init(&cfg);
+	if (opts->config_file != NULL)
+		result_fail(&r, RESULT_USAGE, _("--serve reads only the system file"));
+	else if (config_load(&cfg, SYSCONFDIR "/relaymail.conf", NULL, CONFIG_USER_STANDARD, &r))
+		service_run(&cfg, opts->verbose, &r);
+	if (r.cls != RESULT_OK)
+		log_error("%s", r.msg);
+	config_free(&cfg);
+	return result_exitcode(r.cls);
+}
+
+static bool is_service_user(const struct config *cfg)
+{
+	struct passwd pw, *found = NULL;
+	char buf[4096];
+
+	return getpwnam_r(config_service_user(&cfg->service), &pw, buf, sizeof buf, &found) == 0 &&
+	       found != NULL && pw.pw_uid == geteuid();
+}
+
+/* System mode: the service user works on the system queue itself (the
+ * timer's relaymail -q, when the service is not running); anyone else asks
+ * the service, which lists only that user's messages (root: all). */
+static void queue_via_service(const struct options *opts, const struct config *cfg,
+			      struct result *r)
+{
+	char queue_dir[PATH_MAX], failed_dir[PATH_MAX];
+	struct account acct;
+	struct queue_flush_opts flush = { .force = opts->flush_all, .verbose = opts->verbose };
+
+	if (!is_service_user(cfg)) {
+		if (opts->mode == MODE_LIST_QUEUE)
+			handoff_list(&cfg->service, r);
+		else
+			handoff_flush(&cfg->service, r);
+		return;
+	}
+	if (!config_account_resolve(cfg, cfg->service.account, &acct, r))
+		return;
+	service_queue_dirs(&acct, queue_dir, failed_dir, sizeof queue_dir);
+	flush.failed_dir = failed_dir;
+	if (opts->mode == MODE_LIST_QUEUE)
+		queue_list(queue_dir, r);
+	else
+		queue_flush_with(cfg, queue_dir, &flush, r);
 }
 
 /* -bp/mailq lists, -q/--flush delivers.  Listing works without any
@@ -274,7 +244,13 @@ static int run_queue(const struct options *opts)
 
 	result_clear(&r);
 	config_init(&cfg);
-	have_account = load_account(opts, &cfg, &acct, &r);
+	if (load_config(opts, &cfg, &r) && use_service(opts, &cfg)) {
+		queue_via_service(opts, &cfg, &r);
+		report_failure(opts, NULL, &r);
+		config_free(&cfg);
+		return exit_status(opts, &r);
+	}
+	have_account = r.cls == RESULT_OK && config_account_resolve(&cfg, opts->account, &acct, &r);
 	/* Nothing queued, nothing to flush: no configuration needed (cron -q). */
 	queue_paths(have_account ? &acct : NULL, queue_dir, failed_dir, sizeof queue_dir, &r);
 	if (!have_account && opts->mode == MODE_FLUSH_QUEUE && queue_is_empty(queue_dir))
@@ -412,13 +388,12 @@ int main(int argc, char **argv)
 	case MODE_CHECK:
 		return run_check(&opts);
 	case MODE_SERVE:
-		log_error("--serve: not built yet");
-		return result_exitcode(RESULT_SOFTWARE);
+		return run_serve(&opts);
 	case MODE_NEWALIASES:
 	case MODE_NOTHING:
 		return 0;
 	case MODE_SEND:
 		break;
 	}
-	return run_send(&opts);
+	return run_send(&opts, argc, argv);
 }

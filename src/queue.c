@@ -283,13 +283,16 @@ long long queue_backoff(unsigned attempts)
 }
 
 static bool new_entry(struct entry *e, const struct account *acct, const struct envelope *env,
-		      const struct message *msg, const char *last_error, struct result *r)
+		      const struct message *msg, const char *user, const char *last_error,
+		      struct result *r)
 {
 	char msgid[256];
 
 	memset(e, 0, sizeof *e);
 	if (!make_id(e->id, sizeof e->id))
 		return result_fail(r, RESULT_OSERR, _("no random numbers"));
+	if (user != NULL && (e->user = strdup(user)) == NULL)
+		return result_fail(r, RESULT_OSERR, _("out of memory"));
 	e->account = strdup(acct->name);
 	if (*message_id(msg, msgid, sizeof msgid))
 		e->message_id = strdup(msgid);
@@ -302,8 +305,8 @@ static bool new_entry(struct entry *e, const struct account *acct, const struct 
 }
 
 bool queue_store(const char *dir, const struct account *acct, const struct envelope *env,
-		 const struct message *msg, const char *last_error, char *id, size_t id_size,
-		 struct result *r)
+		 const struct message *msg, const char *user, const char *last_error, char *id,
+		 size_t id_size, struct result *r)
 {
 	struct entry e;
 	char name[QUEUE_ID_MAX + 8];
@@ -313,7 +316,7 @@ bool queue_store(const char *dir, const struct account *acct, const struct envel
 	memset(&e, 0, sizeof e);
 	if (!queue_dir_open(dir, true, &dirfd, r))
 		return false;
-	ok = new_entry(&e, acct, env, msg, last_error, r);
+	ok = new_entry(&e, acct, env, msg, user, last_error, r);
 	snprintf(name, sizeof name, "%s.msg", e.id);
 	if (ok && write_atomic(dirfd, dir, name, write_message, msg, r)) {
 		ok = queue_entry_save(dirfd, dir, &e, r);
@@ -504,23 +507,24 @@ bool queue_is_empty(const char *dir)
 
 /* Entry fields come from a file: escaped so that they cannot drive the
  * terminal (the parser refuses control characters, this is the second wall). */
-static void print_entry(const struct entry *e, long long now)
+static void print_entry(FILE *out, const struct entry *e, long long now)
 {
 	char age[32], a[4 * ADDRESS_MAX + 1], b[4 * QUEUE_LAST_ERROR_MAX + 1];
 
 	format_age(now - e->created, age, sizeof age);
-	printf("%-28s %10jd %7s %8u  <%s> (%s)\n", e->id, (intmax_t)e->size, age, e->attempts,
-	       log_escape(a, sizeof a, e->env.sender), log_escape(b, sizeof b, e->account));
+	fprintf(out, "%-28s %10jd %7s %8u  <%s> (%s)\n", e->id, (intmax_t)e->size, age, e->attempts,
+		log_escape(a, sizeof a, e->env.sender), log_escape(b, sizeof b, e->account));
 	for (size_t k = 0; k < e->env.recipients.n; k++)
-		printf("%58s<%s>\n", "", log_escape(a, sizeof a, e->env.recipients.items[k]));
+		fprintf(out, "%58s<%s>\n", "", log_escape(a, sizeof a, e->env.recipients.items[k]));
 	if (e->last_error && *e->last_error)
-		printf("%58s(%s)\n", "", log_escape(b, sizeof b, e->last_error));
+		fprintf(out, "%58s(%s)\n", "", log_escape(b, sizeof b, e->last_error));
 }
 
-bool queue_list(const char *dir, struct result *r)
+bool queue_list_to(FILE *out, const char *dir, const char *user, struct result *r)
 {
 	struct entry_list list = { NULL, 0 };
 	long long now = (long long)time(NULL);
+	size_t shown = 0;
 	int dirfd;
 	bool ok;
 
@@ -531,16 +535,37 @@ bool queue_list(const char *dir, struct result *r)
 		close(dirfd);
 	if (!ok)
 		return false;
-	if (list.n == 0) {
-		queue_list_free(&list);
-		puts(_("Mail queue is empty"));
-		return true;
+	for (size_t i = 0; i < list.n; i++) {
+		const struct entry *e = &list.items[i];
+
+		if (user != NULL && (e->user == NULL || strcmp(e->user, user) != 0))
+			continue;
+		if (shown++ == 0)
+			fprintf(out, "%-28s %10s %7s %8s  %s\n", _("-Queue ID-"), _("-Size-"), _("-Age-"),
+				_("-Tries-"), _("-Sender/Recipients/Last error-"));
+		print_entry(out, e, now);
 	}
-	printf("%-28s %10s %7s %8s  %s\n", _("-Queue ID-"), _("-Size-"), _("-Age-"), _("-Tries-"),
-	       _("-Sender/Recipients/Last error-"));
-	for (size_t i = 0; i < list.n; i++)
-		print_entry(&list.items[i], now);
-	printf(ngettext("-- %zu message in the queue\n", "-- %zu messages in the queue\n", list.n), list.n);
+	if (shown == 0)
+		fprintf(out, "%s\n", _("Mail queue is empty"));
+	else
+		fprintf(out, ngettext("-- %zu message in the queue\n", "-- %zu messages in the queue\n",
+				      shown), shown);
 	queue_list_free(&list);
+	return true;
+}
+
+bool queue_list(const char *dir, struct result *r)
+{
+	return queue_list_to(stdout, dir, NULL, r);
+}
+
+bool queue_prepare_dir(const char *dir, struct result *r)
+{
+	int dirfd;
+
+	if (!queue_dir_open(dir, true, &dirfd, r))
+		return false;
+	if (dirfd >= 0)
+		close(dirfd);
 	return true;
 }

@@ -18,6 +18,7 @@
 #define RELAYMAIL_QUEUE_H
 
 #include <stddef.h>
+#include <stdio.h>
 #include <time.h>
 
 #include "config.h"
@@ -34,10 +35,11 @@
 bool queue_paths(const struct account *acct, char *queue_dir, char *failed_dir, size_t size,
 		 struct result *r);
 
-/* Queue a message for a later relaymail -q.  id receives the entry name. */
+/* Queue a message for a later relaymail -q.  id receives the entry name.
+ * user: the local user who submitted it (system queue), or NULL. */
 bool queue_store(const char *dir, const struct account *acct, const struct envelope *env,
-		 const struct message *msg, const char *last_error, char *id, size_t id_size,
-		 struct result *r);
+		 const struct message *msg, const char *user, const char *last_error, char *id,
+		 size_t id_size, struct result *r);
 
 /* Keep a message that cannot be sent: <dir>/<id>.eml plus <id>.reason.
  * path receives the .eml file name. */
@@ -56,5 +58,27 @@ bool queue_list(const char *dir, struct result *r);
  * not own is refused (false, RESULT_CANTCREAT).  verbose: the -v trace. */
 bool queue_flush(const struct config *cfg, const char *dir, bool force, bool verbose,
 		 struct result *r);
+
+struct pool;
+
+/* The service's flush: failed_dir instead of the account's, and the
+ * entries of pool_account through the warm sessions of pool. */
+struct queue_flush_opts {
+	bool force;                     /* every entry, not only the due ones */
+	bool verbose;
+	const char *failed_dir;         /* NULL: the account's */
+	struct pool *pool;              /* NULL: a connection of its own */
+	const char *pool_account;
+};
+
+bool queue_flush_with(const struct config *cfg, const char *dir,
+		      const struct queue_flush_opts *opts, struct result *r);
+
+/* Create dir (0700, checked as the queue is) if need be. */
+bool queue_prepare_dir(const char *dir, struct result *r);
+
+/* mailq into out; user: only the entries that user submitted (system
+ * queue), NULL: all. */
+bool queue_list_to(FILE *out, const char *dir, const char *user, struct result *r);
 
 #endif

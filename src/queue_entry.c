@@ -35,6 +35,7 @@ void queue_entry_free(struct entry *e)
 	free(e->account);
 	free(e->last_error);
 	free(e->message_id);
+	free(e->user);
 	for (size_t i = 0; i < 3; i++)
 		free(e->dsn[i]);
 	free(e->env.sender);
@@ -62,6 +63,8 @@ char *queue_entry_format(const struct entry *e)
 		return NULL;
 	fprintf(f, "version 1\n");
 	queue_put_line(f, "account", e->account);
+	if (e->user)
+		queue_put_line(f, "user", e->user);
 	if (e->message_id)
 		queue_put_line(f, "message-id", e->message_id);
 	queue_put_line(f, "domain", e->env.domain);
@@ -108,7 +111,7 @@ bool queue_entry_set_error(struct entry *e, const char *reason)
 enum meta_key {
 	M_VERSION, M_ACCOUNT, M_DOMAIN, M_MESSAGE_ID, M_SENDER, M_RCPT, M_BODY_8BIT,
 	M_NEEDS_SMTPUTF8, M_SMTPUTF8, M_DSN_NOTIFY, M_DSN_RET, M_DSN_ENVID, M_CREATED,
-	M_ATTEMPTS, M_NEXT, M_LAST_ERROR, M_COUNT
+	M_ATTEMPTS, M_NEXT, M_LAST_ERROR, M_USER, M_COUNT
 };
 
 static const struct meta_key_spec {
@@ -132,6 +135,7 @@ static const struct meta_key_spec {
 	[M_ATTEMPTS] = { "attempts", 24, true },
 	[M_NEXT] = { "next-attempt", 24, true },
 	[M_LAST_ERROR] = { "last-error", QUEUE_LAST_ERROR_MAX, false },
+	[M_USER] = { "user", QUEUE_USER_MAX, false },
 };
 
 /* Times beyond the year 9999 are damage; they would also overflow sums. */
@@ -241,6 +245,19 @@ static bool meta_envid(const char *v)
 	return true;
 }
 
+/* A login name as the service records it (or "uid-N"). */
+static bool meta_user(const char *v)
+{
+	if (*v == '\0' || *v == '-')
+		return false;
+	for (; *v; v++) {
+		if (!((*v >= 'a' && *v <= 'z') || (*v >= 'A' && *v <= 'Z') || (*v >= '0' && *v <= '9') ||
+		      *v == '_' || *v == '-' || *v == '.' || *v == '$'))
+			return false;
+	}
+	return true;
+}
+
 /* Store a string value (taking v) after checking it. */
 static bool meta_string(struct entry *e, enum meta_key k, char *v)
 {
@@ -252,6 +269,7 @@ static bool meta_string(struct entry *e, enum meta_key k, char *v)
 	case M_MESSAGE_ID: slot = &e->message_id; break;
 	case M_SENDER: slot = meta_sender(v) ? &e->env.sender : NULL; break;
 	case M_LAST_ERROR: slot = &e->last_error; break;
+	case M_USER: slot = meta_user(v) ? &e->user : NULL; break;
 	case M_DSN_NOTIFY: slot = meta_notify(v) ? &e->dsn[0] : NULL; break;
 	case M_DSN_RET: slot = strcmp(v, "FULL") == 0 || strcmp(v, "HDRS") == 0 ? &e->dsn[1] : NULL; break;
 	case M_DSN_ENVID: slot = meta_envid(v) ? &e->dsn[2] : NULL; break;

@@ -31,6 +31,7 @@
 #define QUEUE_LAST_ERROR_MAX 1024
 #define QUEUE_ENVID_MAX 100
 #define QUEUE_NOTIFY_MAX 63
+#define QUEUE_USER_MAX 64                       /* the local user (system queue) */
 
 /* Room for a path or name made printable with log_escape(), for messages
  * (path names come from the environment and the configuration). */
@@ -45,6 +46,7 @@ struct entry {
 	unsigned attempts;
 	char *last_error;
 	char *message_id;
+	char *user;             /* who submitted it (system queue), or NULL */
 	off_t size;
 };
 

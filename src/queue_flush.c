@@ -20,6 +20,7 @@
 #include "eventlog.h"
 #include "i18n.h"
 #include "log.h"
+#include "pool.h"
 #include "queue.h"
 #include "queue_entry.h"
 
@@ -30,9 +31,24 @@ struct flush {
 	const char *dir;
 	int dirfd;              /* the queue directory, checked once (queue_dir_open) */
 	bool force, verbose;
+	const char *failed_dir; /* NULL: the account's (queue_paths()) */
+	struct pool *pool;      /* the service's warm sessions, for pool_account */
+	const char *pool_account;
 	long long now;
 	struct eventlog log;    /* of the account being flushed */
 };
+
+/* The failed-mail store for the entries of acct. */
+static void failed_store(const struct flush *fl, const struct account *acct, char *dir, size_t size)
+{
+	char queue_dir[PATH_MAX];
+	struct result ignored;
+
+	if (fl->failed_dir != NULL)
+		snprintf(dir, size, "%s", fl->failed_dir);
+	else
+		queue_paths(acct, queue_dir, dir, size, &ignored);
+}
 
 static void queue_event(struct flush *fl, const char *kind, const struct account *acct,
 			const struct entry *e, const char *tls, const char *auth, const char *reply)
@@ -80,12 +96,12 @@ static bool open_message(struct flush *fl, const struct entry *e, struct message
 static void fail_entry(struct flush *fl, const struct account *acct, struct entry *e,
 		       const char *reason)
 {
-	char queue_dir[PATH_MAX], failed_dir[PATH_MAX], kept[PATH_MAX];
+	char failed_dir[PATH_MAX], kept[PATH_MAX];
 	struct message msg;
 	struct result r;
 
 	result_clear(&r);
-	queue_paths(acct, queue_dir, failed_dir, sizeof failed_dir, &r);
+	failed_store(fl, acct, failed_dir, sizeof failed_dir);
 	if (!open_message(fl, e, &msg, &r) ||
 	    !queue_keep_failed(failed_dir, &e->env, &msg, reason, kept, sizeof kept, &r)) {
 		log_error(_("queue: %s failed (%s) and cannot be moved to %s: %s; it stays queued"),
@@ -123,15 +139,15 @@ static void defer_entry(struct flush *fl, const struct account *acct, struct ent
 
 /* The refused recipients' copy in the failed-mail store; false (logged)
  * when it cannot be kept. */
-static bool keep_refused(const struct account *acct, const struct entry *e,
+static bool keep_refused(const struct flush *fl, const struct account *acct, const struct entry *e,
 			 const struct envelope *refused, const struct message *msg,
 			 const char *rejection, char *why, size_t why_size)
 {
-	char queue_dir[PATH_MAX], failed_dir[PATH_MAX], kept[PATH_MAX];
+	char failed_dir[PATH_MAX], kept[PATH_MAX];
 	struct result r;
 
 	result_clear(&r);
-	queue_paths(acct, queue_dir, failed_dir, sizeof failed_dir, &r);
+	failed_store(fl, acct, failed_dir, sizeof failed_dir);
 	if (queue_keep_failed(failed_dir, refused, msg, rejection, kept, sizeof kept, &r)) {
 		log_error(_("queue: %s: %s; message kept in %s"), e->id, rejection, kept);
 		return true;
@@ -170,7 +186,7 @@ static void partial_entry(struct flush *fl, const struct account *acct, struct e
 			ok = address_list_add(&later, rcpt, &r);
 	}
 	if (ok && refused.recipients.n > 0 &&
-	    !keep_refused(acct, e, &refused, msg, out->rejection, why, sizeof why)) {
+	    !keep_refused(fl, acct, e, &refused, msg, out->rejection, why, sizeof why)) {
 		for (size_t i = 0; ok && i < refused.recipients.n; i++)
 			ok = address_list_add(&later, refused.recipients.items[i], &r);
 	}
@@ -216,7 +232,17 @@ static void link_close(struct relay_link *l)
 	conn_close(&l->conn);
 }
 
-/* One entry over the open link. */
+/* Over the flush's own link, or a warm session of the service's pool. */
+static bool send_entry(struct flush *fl, struct relay_link *link, const struct entry *e,
+		       const struct message *msg, bool last, struct smtp_outcome *out,
+		       struct result *r)
+{
+	if (link == NULL)
+		return pool_send(fl->pool, &e->env, msg, out, r);
+	return smtp_send(link->session, &e->env, msg, last, out, r);
+}
+
+/* One entry over the open link (NULL: the pool). */
 static void flush_one(struct flush *fl, const struct account *acct, struct relay_link *link,
 		      struct entry *e, bool last)
 {
@@ -234,7 +260,7 @@ static void flush_one(struct flush *fl, const struct account *acct, struct relay
 		defer_entry(fl, acct, e, r.msg);
 		return;
 	}
-	if (smtp_send(link->session, &e->env, &msg, last, &out, &r)) {
+	if (send_entry(fl, link, e, &msg, last, &out, &r)) {
 		queue_event(fl, "delivered", acct, e, out.tls, out.auth_mechanism, out.final_reply);
 		if (out.n_rejected > 0)
 			partial_entry(fl, acct, e, &msg, &out);
@@ -261,6 +287,14 @@ static void flush_account(struct flush *fl, struct entry *e, size_t n)
 	eventlog_init(&fl->log, NULL);
 	if (config_account_resolve(fl->cfg, e[0].account, &acct, &r))
 		eventlog_init(&fl->log, &acct);
+	eventlog_set_user(&fl->log, NULL);
+	if (r.cls == RESULT_OK && fl->pool != NULL && strcmp(acct.name, fl->pool_account) == 0) {
+		for (size_t i = 0; i < n; i++) {
+			eventlog_set_user(&fl->log, e[i].user);
+			flush_one(fl, &acct, NULL, &e[i], false);
+		}
+		return;
+	}
 	if (r.cls != RESULT_OK ||
 	    !credentials_get(&acct, &secret, &r)) {
 		for (size_t i = 0; i < n; i++)
@@ -278,6 +312,7 @@ static void flush_account(struct flush *fl, struct entry *e, size_t n)
 				break;
 			}
 		}
+		eventlog_set_user(&fl->log, e[i].user);
 		flush_one(fl, &acct, &link, &e[i], i + 1 == n);
 	}
 	if (connected)
@@ -335,8 +370,19 @@ static int open_lock(int dirfd, const char *dir, struct result *r)
 bool queue_flush(const struct config *cfg, const char *dir, bool force, bool verbose,
 		 struct result *r)
 {
-	struct flush fl = { .cfg = cfg, .dir = dir, .dirfd = -1, .force = force,
-			    .verbose = verbose, .now = (long long)time(NULL) };
+	struct queue_flush_opts opts = { .force = force, .verbose = verbose };
+
+	return queue_flush_with(cfg, dir, &opts, r);
+}
+
+bool queue_flush_with(const struct config *cfg, const char *dir,
+		      const struct queue_flush_opts *opts, struct result *r)
+{
+	struct flush fl = { .cfg = cfg, .dir = dir, .dirfd = -1, .force = opts->force,
+			    .verbose = opts->verbose, .failed_dir = opts->failed_dir,
+			    .pool = opts->pool, .pool_account = opts->pool_account,
+			    .now = (long long)time(NULL) };
+	bool force = opts->force;
 	struct entry_list list = { NULL, 0 };
 	size_t start = 0, kept = 0;
 	bool ok = false;
