@@ -544,6 +544,10 @@ static char *read_ini_line(char *str, int num, void *stream)
 		;
 	if (*p == '[')
 		ctx->section_line = ctx->line;
+	/* inih calls no handler for a section without keys: an empty
+	 * [service] (every default) must still turn the system mode on. */
+	if (strncmp(p, "[service]", 9) == 0 && ctx->cfg->loading_system)
+		ctx->cfg->service.present = true;
 	return str;
 }
 

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "config_service.h"
 #include "i18n.h"
@@ -71,31 +72,42 @@ static bool set_socket(struct service_config *svc, const char *value, char *err,
 	return set_text(&svc->socket, value, err, err_size);
 }
 
+static const char *const service_keys[] = {
+	"socket", "user", "account", "allow_from_override", "allowed_users", "max_sessions",
+	"session_idle", "service_idle", "max_clients", "client_timeout", "retry_interval",
+};
+
+static bool set_value(struct service_config *svc, size_t k, const char *value, char *err,
+		      size_t err_size)
+{
+	switch (k) {
+	case 0: return set_socket(svc, value, err, err_size);
+	case 1: return set_text(&svc->user, value, err, err_size);
+	case 2: return set_text(&svc->account, value, err, err_size);
+	case 3: return set_text(&svc->allow_from_override, value, err, err_size);
+	case 4: return set_text(&svc->allowed_users, value, err, err_size);
+	case 5: return set_number(&svc->max_sessions, value, 1, 64, err, err_size);
+	case 6: return set_number(&svc->session_idle, value, 0, 3600, err, err_size);
+	case 7: return set_number(&svc->service_idle, value, 0, 86400, err, err_size);
+	case 8: return set_number(&svc->max_clients, value, 1, 4096, err, err_size);
+	case 9: return set_number(&svc->client_timeout, value, 1, 3600, err, err_size);
+	default: return set_number(&svc->retry_interval, value, 10, 86400, err, err_size);
+	}
+}
+
 bool config_service_set(struct service_config *svc, const char *key, const char *value,
 			char *err, size_t err_size)
 {
-	if (strcmp(key, "socket") == 0)
-		return set_socket(svc, value, err, err_size);
-	if (strcmp(key, "user") == 0)
-		return set_text(&svc->user, value, err, err_size);
-	if (strcmp(key, "account") == 0)
-		return set_text(&svc->account, value, err, err_size);
-	if (strcmp(key, "allow_from_override") == 0)
-		return set_text(&svc->allow_from_override, value, err, err_size);
-	if (strcmp(key, "allowed_users") == 0)
-		return set_text(&svc->allowed_users, value, err, err_size);
-	if (strcmp(key, "max_sessions") == 0)
-		return set_number(&svc->max_sessions, value, 1, 64, err, err_size);
-	if (strcmp(key, "session_idle") == 0)
-		return set_number(&svc->session_idle, value, 0, 3600, err, err_size);
-	if (strcmp(key, "service_idle") == 0)
-		return set_number(&svc->service_idle, value, 0, 86400, err, err_size);
-	if (strcmp(key, "max_clients") == 0)
-		return set_number(&svc->max_clients, value, 1, 4096, err, err_size);
-	if (strcmp(key, "client_timeout") == 0)
-		return set_number(&svc->client_timeout, value, 1, 3600, err, err_size);
-	if (strcmp(key, "retry_interval") == 0)
-		return set_number(&svc->retry_interval, value, 10, 86400, err, err_size);
+	for (size_t k = 0; k < sizeof service_keys / sizeof service_keys[0]; k++) {
+		if (strcmp(key, service_keys[k]) != 0)
+			continue;
+		if (svc->set_mask & (1u << k)) {
+			snprintf(err, err_size, _("key '%s' is set twice in this section"), key);
+			return false;
+		}
+		svc->set_mask |= 1u << k;
+		return set_value(svc, k, value, err, err_size);
+	}
 	snprintf(err, err_size, _("unknown key '%s'"), key);
 	return false;
 }
@@ -117,9 +129,9 @@ bool config_service_user_listed(const char *list, const char *user, bool if_unse
 
 	if (list == NULL)
 		return if_unset;
-	if (strcmp(list, "yes") == 0)
+	if (strcasecmp(list, "yes") == 0 || strcasecmp(list, "true") == 0 || strcasecmp(list, "on") == 0)
 		return true;
-	if (strcmp(list, "no") == 0)
+	if (strcasecmp(list, "no") == 0 || strcasecmp(list, "false") == 0 || strcasecmp(list, "off") == 0)
 		return false;
 	if ((copy = strdup(list)) == NULL)
 		return false;

@@ -27,6 +27,7 @@ struct service_config {
 	unsigned max_clients;
 	unsigned client_timeout;        /* seconds for a client to send its message */
 	unsigned retry_interval;        /* seconds between queue runs while running */
+	unsigned set_mask;              /* keys already set (each once) */
 };
 
 void config_service_defaults(struct service_config *svc);

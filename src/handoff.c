@@ -109,22 +109,6 @@ static bool split_reply(char *line, int *code, bool *more, char **text)
 	return true;
 }
 
-static bool greeting(struct link *l, char *line, struct result *r)
-{
-	int code;
-	bool more;
-	char *text;
-
-	if (!read_line(l, line, r))
-		return false;
-	if (!split_reply(line, &code, &more, &text) || more)
-		return result_fail(r, RESULT_PROTOCOL, _("the relaymail service sent an invalid greeting"));
-	if (code != 220)
-		return result_fail(r, code / 100 == 4 ? RESULT_TEMPFAIL : RESULT_NOPERM,
-				   _("the relaymail service refused the connection: %s"), text);
-	return true;
-}
-
 /* The final line: "<code> <CLASS> <text>". */
 static bool final_result(int code, char *text, struct result *r)
 {
@@ -140,6 +124,25 @@ static bool final_result(int code, char *text, struct result *r)
 		return true;
 	}
 	return result_fail(r, cls, "%s", space != NULL ? space + 1 : "");
+}
+
+static bool greeting(struct link *l, char *line, struct result *r)
+{
+	int code;
+	bool more;
+	char *text;
+
+	if (!read_line(l, line, r))
+		return false;
+	if (!split_reply(line, &code, &more, &text) || more)
+		return result_fail(r, RESULT_PROTOCOL, _("the relaymail service sent an invalid greeting"));
+	if (code == 220)
+		return true;
+	/* A refusal is a final line: "<code> <CLASS> <text>". */
+	final_result(code, text, r);
+	if (r->cls == RESULT_OK)
+		result_fail(r, RESULT_PROTOCOL, _("the relaymail service sent an invalid greeting"));
+	return false;
 }
 
 static bool read_outcome(struct link *l, handoff_warn_fn warn, void *arg, struct result *r)
@@ -217,7 +220,7 @@ bool handoff_list(const struct service_config *svc, struct result *r)
 	return simple_command(svc, "LIST\r\n", true, r);
 }
 
-bool handoff_flush(const struct service_config *svc, struct result *r)
+bool handoff_flush(const struct service_config *svc, bool all, struct result *r)
 {
-	return simple_command(svc, "FLUSH\r\n", false, r);
+	return simple_command(svc, all ? "FLUSH ALL\r\n" : "FLUSH\r\n", false, r);
 }

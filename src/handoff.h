@@ -29,7 +29,8 @@ bool handoff_submit(const struct service_config *svc, int argc, char *const *arg
  * stdout as the service sends them. */
 bool handoff_list(const struct service_config *svc, struct result *r);
 
-/* -q: ask the service to try the system queue now. */
-bool handoff_flush(const struct service_config *svc, struct result *r);
+/* -q: ask the service to try the system queue's due entries now; all
+ * (--flush-all): every entry, which only root may ask for. */
+bool handoff_flush(const struct service_config *svc, bool all, struct result *r);
 
 #endif

@@ -188,6 +188,9 @@ static int run_serve(const struct options *opts)
 	config_init(&cfg);
 	if (opts->config_file != NULL)
 		result_fail(&r, RESULT_USAGE, _("--serve reads only the system file"));
+	else if (geteuid() == 0)
+		result_fail(&r, RESULT_USAGE,
+			    _("relaymail --serve does not run as root: run it as the service user (User=relaymail in relaymail-submit.service)"));
 	else if (config_load(&cfg, SYSCONFDIR "/relaymail.conf", NULL, CONFIG_USER_STANDARD, &r))
 		service_run(&cfg, opts->verbose, &r);
 	if (r.cls != RESULT_OK)
@@ -219,7 +222,7 @@ static void queue_via_service(const struct options *opts, const struct config *c
 		if (opts->mode == MODE_LIST_QUEUE)
 			handoff_list(&cfg->service, r);
 		else
-			handoff_flush(&cfg->service, r);
+			handoff_flush(&cfg->service, opts->flush_all, r);
 		return;
 	}
 	if (!config_account_resolve(cfg, cfg->service.account, &acct, r))
@@ -239,7 +242,7 @@ static int run_queue(const struct options *opts)
 	char queue_dir[PATH_MAX], failed_dir[PATH_MAX];
 	struct config cfg;
 	struct account acct = { 0 };
-	struct result r;
+	struct result r, ignored;
 	bool have_account;
 
 	result_clear(&r);
@@ -251,9 +254,14 @@ static int run_queue(const struct options *opts)
 		return exit_status(opts, &r);
 	}
 	have_account = r.cls == RESULT_OK && config_account_resolve(&cfg, opts->account, &acct, &r);
+	/* Without a place for a queue nothing can be queued: an empty queue. */
+	if (!queue_paths(have_account ? &acct : NULL, queue_dir, failed_dir, sizeof queue_dir, &ignored) &&
+	    *queue_dir == '\0') {
+		result_clear(&r);
+		if (opts->mode == MODE_LIST_QUEUE)
+			puts(_("Mail queue is empty"));
 	/* Nothing queued, nothing to flush: no configuration needed (cron -q). */
-	queue_paths(have_account ? &acct : NULL, queue_dir, failed_dir, sizeof queue_dir, &r);
-	if (!have_account && opts->mode == MODE_FLUSH_QUEUE && queue_is_empty(queue_dir))
+	} else if (!have_account && opts->mode == MODE_FLUSH_QUEUE && queue_is_empty(queue_dir))
 		result_clear(&r);
 	else if (have_account || opts->mode == MODE_LIST_QUEUE) {
 		result_clear(&r);
@@ -298,10 +306,12 @@ static int run_server(const struct options *opts)
 
 	result_clear(&r);
 	config_init(&cfg);
-	if (!load_account(opts, &cfg, &acct, &r))
+	if (load_config(opts, &cfg, &r) && use_service(opts, &cfg))
+		server_run(opts, NULL, &cfg.service, STDIN_FILENO, STDOUT_FILENO, &r);
+	else if (r.cls != RESULT_OK || !config_account_resolve(&cfg, opts->account, &acct, &r))
 		server_refuse(STDOUT_FILENO, log_printable(shown, sizeof shown, r.msg, strlen(r.msg)));
 	else
-		server_run(opts, &acct, STDIN_FILENO, STDOUT_FILENO, &r);
+		server_run(opts, &acct, NULL, STDIN_FILENO, STDOUT_FILENO, &r);
 	report_failure(opts, acct.name ? &acct : NULL, &r);
 	config_free(&cfg);
 	return exit_status(opts, &r);

@@ -62,36 +62,46 @@ static bool home_is_safe(const char *home)
 	return stat(home, &st) == 0 && st.st_uid == geteuid();
 }
 
-static void state_base(char *buf, size_t size)
+/* $XDG_STATE_HOME/relaymail or ~/.local/state/relaymail; false when the
+ * home directory cannot hold mail (missing, not ours, web-served): there
+ * is no shared fallback such as /var/tmp, which another user could
+ * prepare and which PrivateTmp= services lose when they stop. */
+static bool state_base(char *buf, size_t size)
 {
 	const char *xdg = getenv("XDG_STATE_HOME");
 	const char *home = getenv("HOME");
+	int n;
 
 	if (xdg != NULL && xdg[0] == '/' && (home == NULL || strncmp(xdg, home, strlen(home)) != 0 ||
 					     home_is_safe(home)))
-		snprintf(buf, size, "%s/relaymail", xdg);
+		n = snprintf(buf, size, "%s/relaymail", xdg);
 	else if (home_is_safe(home))
-		snprintf(buf, size, "%s/.local/state/relaymail", home);
+		n = snprintf(buf, size, "%s/.local/state/relaymail", home);
 	else
-		snprintf(buf, size, "/var/tmp/relaymail-%lu", (unsigned long)geteuid());
+		return false;
+	return n > 0 && (size_t)n < size;
 }
 
 bool queue_paths(const struct account *acct, char *queue_dir, char *failed_dir, size_t size,
 		 struct result *r)
 {
 	char base[PATH_MAX - 16];
+	bool have_base = state_base(base, sizeof base);
 
-	state_base(base, sizeof base);
+	queue_dir[0] = failed_dir[0] = '\0';
 	if (acct != NULL && acct->queue_dir != NULL)
 		snprintf(queue_dir, size, "%s", acct->queue_dir);
-	else
+	else if (have_base)
 		snprintf(queue_dir, size, "%s/queue", base);
 	if (acct != NULL && acct->failed_dir != NULL)
 		snprintf(failed_dir, size, "%s", acct->failed_dir);
-	else
+	else if (have_base)
 		snprintf(failed_dir, size, "%s/failed", base);
-	(void)r;
-	return true;
+	if (*queue_dir && *failed_dir)
+		return true;
+	return result_fail(r, RESULT_CANTCREAT,
+			   _("no safe place for queued and kept mail: the home directory (%s) is missing, not yours or web-served; set queue_dir and failed_dir in the account, or send through the system service ([service] in the system file)"),
+			   getenv("HOME") ? getenv("HOME") : "unset");
 }
 
 /* ---- atomic files ------------------------------------------------------- */

@@ -29,9 +29,10 @@
 #define QUEUE_ID_MAX 64
 
 /* The directories for an account: queue_dir / failed_dir, else under
- * $XDG_STATE_HOME/relaymail (or ~/.local/state/relaymail), else, when the
- * home directory is missing, not ours or web-served (/var/www, /srv),
- * /var/tmp/relaymail-<uid>. */
+ * $XDG_STATE_HOME/relaymail (or ~/.local/state/relaymail).  When the home
+ * directory is missing, not ours or web-served (/var/www, /srv) there is no
+ * default: false (RESULT_CANTCREAT, the message names the fix), and the
+ * directory without one is "". */
 bool queue_paths(const struct account *acct, char *queue_dir, char *failed_dir, size_t size,
 		 struct result *r);
 

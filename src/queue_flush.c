@@ -38,16 +38,17 @@ struct flush {
 	struct eventlog log;    /* of the account being flushed */
 };
 
-/* The failed-mail store for the entries of acct. */
-static void failed_store(const struct flush *fl, const struct account *acct, char *dir, size_t size)
+/* The failed-mail store for the entries of acct; false (r set) when it
+ * has none (no safe home directory and no failed_dir). */
+static bool failed_store(const struct flush *fl, const struct account *acct, char *dir,
+			 size_t size, struct result *r)
 {
 	char queue_dir[PATH_MAX];
-	struct result ignored;
 
-	if (fl->failed_dir != NULL)
-		snprintf(dir, size, "%s", fl->failed_dir);
-	else
-		queue_paths(acct, queue_dir, dir, size, &ignored);
+	if (fl->failed_dir == NULL)
+		return queue_paths(acct, queue_dir, dir, size, r) || *dir != '\0';
+	snprintf(dir, size, "%s", fl->failed_dir);
+	return true;
 }
 
 static void queue_event(struct flush *fl, const char *kind, const struct account *acct,
@@ -101,7 +102,11 @@ static void fail_entry(struct flush *fl, const struct account *acct, struct entr
 	struct result r;
 
 	result_clear(&r);
-	failed_store(fl, acct, failed_dir, sizeof failed_dir);
+	if (!failed_store(fl, acct, failed_dir, sizeof failed_dir, &r)) {
+		log_error(_("queue: %s failed (%s) and cannot be kept: %s; it stays queued"), e->id,
+			  reason, r.msg);
+		return;
+	}
 	if (!open_message(fl, e, &msg, &r) ||
 	    !queue_keep_failed(failed_dir, &e->env, &msg, reason, kept, sizeof kept, &r)) {
 		log_error(_("queue: %s failed (%s) and cannot be moved to %s: %s; it stays queued"),
@@ -147,8 +152,8 @@ static bool keep_refused(const struct flush *fl, const struct account *acct, con
 	struct result r;
 
 	result_clear(&r);
-	failed_store(fl, acct, failed_dir, sizeof failed_dir);
-	if (queue_keep_failed(failed_dir, refused, msg, rejection, kept, sizeof kept, &r)) {
+	if (failed_store(fl, acct, failed_dir, sizeof failed_dir, &r) &&
+	    queue_keep_failed(failed_dir, refused, msg, rejection, kept, sizeof kept, &r)) {
 		log_error(_("queue: %s: %s; message kept in %s"), e->id, rejection, kept);
 		return true;
 	}

@@ -11,6 +11,7 @@
 #include "credentials.h"
 #include "deliver.h"
 #include "envelope.h"
+#include "handoff.h"
 #include "i18n.h"
 #include "log.h"
 #include "message.h"
@@ -20,7 +21,8 @@
 
 struct server {
 	const struct options *opts;
-	const struct account *acct;
+	const struct account *acct;             /* NULL in system mode */
+	const struct service_config *service;   /* system mode: hand each message off */
 	int in_fd, out_fd;
 	char in[SERVER_INBUF];
 	size_t in_start, in_end;
@@ -311,6 +313,44 @@ static void reply_failure(struct server *s, const struct smtp_outcome *out, cons
 	}
 }
 
+/* System mode: the transaction goes to the service as a sendmail
+ * submission ("-i -f SENDER -- RCPT..."), which delivers it or queues it
+ * in the system queue; the client hears 250 for either. */
+static void hand_off(struct server *s, struct message *msg)
+{
+	char **argv = calloc(s->rcpts.n + 6, sizeof *argv);
+	struct result r;
+	int argc = 0;
+
+	result_clear(&r);
+	if (argv == NULL) {
+		reply(s, "451 4.3.0 %s", _("out of memory"));
+		return;
+	}
+	argv[argc++] = (char *)"sendmail";
+	argv[argc++] = (char *)"-i";
+	if (s->opts->error_mode == ERRORS_QUIET)
+		argv[argc++] = (char *)"-oeq";
+	argv[argc++] = (char *)"-f";
+	argv[argc++] = *s->sender ? s->sender : (char *)"<>";
+	argv[argc++] = (char *)"--";
+	for (size_t i = 0; i < s->rcpts.n; i++)
+		argv[argc++] = s->rcpts.items[i];
+	if (handoff_submit(s->service, argc, argv, msg, NULL, NULL, &r)) {
+		reply(s, "250 2.0.0 Ok: accepted by the relaymail service");
+	} else {
+		struct smtp_outcome none;
+
+		memset(&none, 0, sizeof none);
+		if (s->opts->error_mode == ERRORS_QUIET)
+			log_error_quiet("%s", r.msg);
+		else
+			log_error("%s", r.msg);
+		reply_failure(s, &none, &r);
+	}
+	free(argv);
+}
+
 static void relay_message(struct server *s, struct message *msg)
 {
 	struct options opts = *s->opts;
@@ -325,6 +365,10 @@ static void relay_message(struct server *s, struct message *msg)
 	opts.n_recipients = s->rcpts.n;
 	opts.extract_recipients = false;
 	opts.body_8bit = s->opts->body_8bit || s->body_8bit;
+	if (s->service != NULL) {
+		hand_off(s, msg);
+		return;
+	}
 	/* The client hears one answer for the whole message: all or nothing. */
 	if (envelope_build(&opts, s->acct, msg, &env, &r) && !(env.allow_partial = false) &&
 	    (s->have_secret || (s->have_secret = credentials_get(s->acct, &s->secret, &r))) &&
@@ -434,8 +478,8 @@ static bool dispatch(struct server *s)
 	return true;
 }
 
-bool server_run(const struct options *opts, const struct account *acct, int in_fd, int out_fd,
-		struct result *r)
+bool server_run(const struct options *opts, const struct account *acct,
+		const struct service_config *service, int in_fd, int out_fd, struct result *r)
 {
 	struct server *s = calloc(1, sizeof *s);
 	bool too_long;
@@ -444,6 +488,7 @@ bool server_run(const struct options *opts, const struct account *acct, int in_f
 		return result_fail(r, RESULT_OSERR, _("out of memory"));
 	s->opts = opts;
 	s->acct = acct;
+	s->service = service;
 	s->in_fd = in_fd;
 	s->out_fd = out_fd;
 	eventlog_init(&s->log, acct);

@@ -16,8 +16,10 @@
 
 #define SERVER_LINE_MAX 4096
 
-bool server_run(const struct options *opts, const struct account *acct, int in_fd, int out_fd,
-		struct result *r);
+/* service: system mode, each message goes to relaymail --serve (acct may
+ * then be NULL); NULL: relayed by this process with acct. */
+bool server_run(const struct options *opts, const struct account *acct,
+		const struct service_config *service, int in_fd, int out_fd, struct result *r);
 
 /* Before an account is known: greet with 421 and the reason, then return. */
 void server_refuse(int out_fd, const char *reason);

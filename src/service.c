@@ -24,6 +24,7 @@
 
 #define LISTEN_FDS_START 3
 #define TICK_MS 1000
+#define FORCED_FLUSH_GAP_S 60
 
 /* systemd's protocol (sd_listen_fds(3)): one socket as fd 3, for us. */
 static int activated_socket(void)
@@ -95,7 +96,7 @@ static void *flush_thread(void *arg)
 		svc->flush_wanted = false;
 		svc->flush_force = false;
 		pthread_mutex_unlock(&svc->lock);
-		service_flush_now(svc, force);
+		service_flush_now(svc, force, NULL);
 		pthread_mutex_lock(&svc->lock);
 	}
 	svc->flushing = false;
@@ -105,7 +106,7 @@ static void *flush_thread(void *arg)
 	return NULL;
 }
 
-void service_flush_now(struct service *svc, bool force)
+void service_flush_now(struct service *svc, bool force, struct result *out)
 {
 	struct result r;
 	struct queue_flush_opts opts = {
@@ -117,6 +118,8 @@ void service_flush_now(struct service *svc, bool force)
 	if (!queue_is_empty(svc->queue_dir) &&
 	    !queue_flush_with(svc->cfg, svc->queue_dir, &opts, &r))
 		log_error(_("service: queue run failed: %s"), r.msg);
+	if (out != NULL)
+		*out = r;
 }
 
 void service_request_flush(struct service *svc, bool force)
@@ -126,6 +129,12 @@ void service_request_flush(struct service *svc, bool force)
 	if (queue_is_empty(svc->queue_dir))
 		return;
 	pthread_mutex_lock(&svc->lock);
+	/* "The relay is back" is news once a minute: entries that keep failing
+	 * for reasons of their own must not be retried after every message. */
+	if (force && time(NULL) - svc->last_forced < FORCED_FLUSH_GAP_S)
+		force = false;
+	if (force)
+		svc->last_forced = time(NULL);
 	svc->flush_wanted = true;
 	svc->flush_force = svc->flush_force || force;
 	if (!svc->flushing && pthread_create(&t, NULL, flush_thread, svc) == 0) {

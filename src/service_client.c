@@ -249,7 +249,7 @@ static bool parse_size(const char *text, off_t *size)
 
 	errno = 0;
 	n = strtoll(text, &end, 10);
-	if (errno != 0 || end == text || *end != '\0' || text[0] == '-' || n < 0 || n > CLIENT_DATA_MAX)
+	if (errno != 0 || end == text || *end != '\0' || text[0] == '-' || n < 0)
 		return false;
 	*size = (off_t)n;
 	return true;
@@ -351,13 +351,23 @@ static void serve_client(struct request *q)
 				result_fail(&r, RESULT_USAGE, _("malformed DATA size"));
 				break;
 			}
+			if (size > CLIENT_DATA_MAX) {
+				result_fail(&r, RESULT_DATAERR,
+					    _("the message is larger than the relaymail service takes (%lld bytes)"),
+					    (long long)CLIENT_DATA_MAX);
+				break;
+			}
 			submission(q, size);
 			return;
 		} else if (strcmp(line, "LIST") == 0) {
 			list_queue(q);
 			return;
-		} else if (strcmp(line, "FLUSH") == 0) {
-			service_flush_now(q->svc, q->uid == 0);
+		} else if (strcmp(line, "FLUSH") == 0 || strcmp(line, "FLUSH ALL") == 0) {
+			/* Ignoring the retry schedule is root's to ask for. */
+			if (line[5] != '\0' && q->uid != 0)
+				result_fail(&r, RESULT_NOPERM, _("only root may flush every entry of the system queue"));
+			else
+				service_flush_now(q->svc, line[5] != '\0', &r);
 			send_final(q, &r);
 			return;
 		} else if (strcmp(line, "QUIT") == 0) {

@@ -31,6 +31,7 @@ struct service {
 	bool flushing;                  /* a queue run is going on */
 	bool flush_wanted;              /* run the queue once more */
 	bool flush_force;               /* ... every entry, not only the due ones */
+	time_t last_forced;             /* when a forced run was last asked for */
 	pthread_mutex_t parse_lock;     /* getopt has global state */
 };
 
@@ -46,7 +47,8 @@ void *service_client_main(void *arg);
  * runs again when that one ends).  force: every entry, not only due ones. */
 void service_request_flush(struct service *svc, bool force);
 
-/* Run the queue now in this thread (FLUSH of a client). */
-void service_flush_now(struct service *svc, bool force);
+/* Run the queue now in this thread (FLUSH of a client); r (may be NULL)
+ * gets the outcome of the run. */
+void service_flush_now(struct service *svc, bool force, struct result *r);
 
 #endif

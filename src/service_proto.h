@@ -5,15 +5,16 @@
  *   S: 220 relaymail service ready
  *   C: ARG <xtext>                 one per sendmail argument (argv[1...])
  *   C: DATA <octets>               then exactly that many octets of message
- *   S: 250-RCPT <xtext> <state> <text>   one per recipient, state one of
- *                                        sent, queued, refused
+ *   S: 250-RCPT <xtext> <state>    one per recipient, state one of
+ *                                  sent, queued, refused
  *   S: 250-WARN <text>             a warning for the caller's stderr
  *   S: <code> <CLASS> <text>       the outcome: CLASS names a result class
  *                                  (OK, TEMPFAIL, NOUSER, ...), text is the
  *                                  caller's one-line error (empty for OK)
  * or, instead of ARG/DATA:
  *   C: LIST                        S: 250-<line of mailq> ... 250 OK
- *   C: FLUSH                       S: 250 OK once the due entries were tried
+ *   C: FLUSH [ALL]                 S: 250 OK once the due (ALL: every; root
+ *                                  only) entries were tried
  * The client pipelines ARG..DATA and the octets in one flight; the service
  * answers after the message was delivered or durably queued.
  */

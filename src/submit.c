@@ -103,16 +103,24 @@ static void append_kept(struct result *r, const char *kept)
 	r->msg[used + need] = '\0';
 }
 
-static void directories(const struct submit_ctx *ctx, char *queue_dir, char *failed_dir,
-			size_t size)
+static bool directories(const struct submit_ctx *ctx, char *queue_dir, char *failed_dir,
+			size_t size, struct result *r)
 {
-	struct result ignored;
-
-	queue_paths(ctx->acct, queue_dir, failed_dir, size, &ignored);
-	if (ctx->queue_dir != NULL)
+	if (ctx->queue_dir != NULL && ctx->failed_dir != NULL) {
 		snprintf(queue_dir, size, "%s", ctx->queue_dir);
-	if (ctx->failed_dir != NULL)
 		snprintf(failed_dir, size, "%s", ctx->failed_dir);
+		return true;
+	}
+	return queue_paths(ctx->acct, queue_dir, failed_dir, size, r);
+}
+
+/* Nowhere to keep it: the caller must (non-zero status), and is told why. */
+static void not_kept(struct result *r, const char *why)
+{
+	char reason[RESULT_MSG_MAX];
+
+	snprintf(reason, sizeof reason, "%s", r->msg);
+	snprintf(r->msg, sizeof r->msg, _("%s; the message was not kept: %s"), reason, why);
 }
 
 /* No message is lost: a temporary failure goes to the queue (and counts as
@@ -131,7 +139,11 @@ void submit_keep(const struct submit_ctx *ctx, const struct envelope *env,
 	};
 
 	result_clear(&store);
-	directories(ctx, queue_dir, failed_dir, sizeof queue_dir);
+	if (!directories(ctx, queue_dir, failed_dir, sizeof queue_dir, &store)) {
+		eventlog_write(ctx->log, &e);
+		not_kept(r, store.msg);
+		return;
+	}
 	if (r->cls == RESULT_TEMPFAIL && ctx->acct->queue) {
 		if (queue_store(queue_dir, ctx->acct, env, msg, ctx->local_user, r->msg, id, sizeof id,
 				&store)) {

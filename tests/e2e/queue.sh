@@ -175,10 +175,19 @@ run_rm /dev/null --config "$T/conf" --flush-all
 # A web-served home is never used for mail (www-data: /var/www).
 write_config "$T/conf" queue=no
 faults '[{"step":"mail","reply":"554 5.7.1 no"}]'
+vartmp_before=$(find "/var/tmp/relaymail-$(id -u)" 2>/dev/null | wc -l)
 HOME=/var/www XDG_STATE_HOME= run_rm "$T/m1" --config "$T/conf" bob@example.org
-kept=$(printf '%s' "$ERR" | sed -n 's/.*message kept in \(.*\.eml\).*/\1/p')
-like "$kept" "^/var/tmp/relaymail-$(id -u)/failed/" "HOME=/var/www: failed mail goes to /var/tmp/relaymail-UID"
+isnt "$RC" 0 "HOME=/var/www, no queue_dir/failed_dir: non-zero exit (the caller keeps the message)"
+like "$ERR" "not kept: no safe place .*set queue_dir and failed_dir.*system service" \
+	"... and the error names the fix"
 [ ! -d /var/www/.local/state/relaymail ]; ok $? "no state directory under /var/www"
-rm -f "$kept" "${kept%.eml}.reason"
+is "$(find "/var/tmp/relaymail-$(id -u)" 2>/dev/null | wc -l)" "$vartmp_before" "nothing written under /var/tmp (no fallback)"
+faults '[{"step":"mail","reply":"451 4.3.0 later"}]'
+write_config "$T/conf"
+HOME=/var/www XDG_STATE_HOME= run_rm "$T/m1" --config "$T/conf" bob@example.org
+is "$RC" 75 "HOME=/var/www and a temporary failure: exit 75 (nothing queued anywhere)"
+faults ''
+HOME=/var/www XDG_STATE_HOME= run_rm /dev/null --config "$T/conf" -bp
+like "$OUT" "Mail queue is empty" "HOME=/var/www: mailq shows an empty queue"
 
 done_testing

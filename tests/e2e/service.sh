@@ -110,6 +110,21 @@ is "$(commands | grep -c ' CONNECT ')" 0 "5 more messages: no new connection (th
 is "$(commands | grep -c ' AUTH ')" 0 "... and no new AUTH"
 is "$(commands | grep -c ' MAIL ')" 5 "... 5 transactions"
 
+# ---- -bs (Symfony, Laravel) through the service ------------------------------------
+printf 'EHLO app\r\nMAIL FROM:<app@example.com>\r\nRCPT TO:<bob@example.org>\r\nDATA\r\nSubject: bs via service\r\n\r\nhello\r\n.\r\nQUIT\r\n' > "$T/bs"
+chmod 644 "$T/bs"
+n0=$(msg_count)
+INPUT=$T/bs as_user www-data "$W" -bs
+is "$RC" 0 "-bs as www-data through the service: exit 0"
+like "$OUT" "250 2.0.0 Ok: accepted by the relaymail service" "-bs: the end of DATA is answered once the service took it"
+is "$(msg_count)" "$((n0 + 1))" "-bs: the relay got the message"
+grep -q "Subject: bs via service" "$(last_eml)"; ok $? "-bs: it is the message of the session"
+printf 'EHLO app\r\nMAIL FROM:<app@example.com>\r\nRCPT TO:<bob@example.org>\r\nDATA\r\nSubject: bs\r\n\r\nhello\r\n.\r\nQUIT\r\n' > "$T/bs"
+stop_service
+INPUT=$T/bs as_user www-data "$W" -bs
+like "$OUT" "451 4.3.0 .*relaymail service .*cannot be reached" "-bs with the service down: 451 at the end of DATA"
+start_service
+
 # ---- a user with a personal configuration keeps per-user mode ---------------------------
 id carol >/dev/null 2>&1 || useradd --no-create-home --home-dir "$U" carol
 write_config "$U/.config/relaymail/config" password_file="$U/pw"
