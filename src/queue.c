@@ -101,7 +101,7 @@ bool queue_paths(const struct account *acct, char *queue_dir, char *failed_dir, 
 		return true;
 	return result_fail(r, RESULT_CANTCREAT,
 			   _("no safe place for queued and kept mail: the home directory (%s) is missing, not yours or web-served; set queue_dir and failed_dir in the account, or send through the system service ([service] in the system file)"),
-			   getenv("HOME") ? getenv("HOME") : "unset");
+			   getenv("HOME") ? getenv("HOME") : _("unset"));
 }
 
 /* ---- atomic files ------------------------------------------------------- */

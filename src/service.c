@@ -283,7 +283,7 @@ bool service_run(const struct config *cfg, bool verbose, struct result *r)
 		goto out;
 	}
 	log_info(_("service: serving account '%s' on %s (%s)"), svc.acct.name,
-		 config_service_socket(&cfg->service), activated ? "socket activation" : "own socket");
+		 config_service_socket(&cfg->service), activated ? _("socket activation") : _("own socket"));
 	serve(&svc, listen_fd, signal_fd, activated);
 	close(listen_fd);
 	if (!activated)

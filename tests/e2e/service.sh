@@ -44,7 +44,7 @@ SVC_PID=
 start_service() {  # own listener, as relaymail
 	stop_service
 	setpriv --reuid=relaymail --regid=relaymail --clear-groups env -i PATH=/usr/bin:/bin \
-		LSAN_OPTIONS="${LSAN_OPTIONS:-}" "$RELAYMAIL" --serve 2>"$T/service.err" &
+		LSAN_OPTIONS="${LSAN_OPTIONS:-}" "$RELAYMAIL" --serve 2>>"$T/service.err" &
 	SVC_PID=$!
 	_pids="$_pids $SVC_PID"
 	for _ in $(seq 100); do [ -S "$S/run/submit" ] && return 0; sleep 0.05; done
@@ -193,7 +193,8 @@ if command -v systemd-socket-activate >/dev/null 2>&1; then
 	# must keep LISTEN_FDS and LISTEN_PID.
 	systemd-socket-activate -l "$S/run/submit" setpriv --reuid=relaymail --regid=relaymail \
 		--clear-groups env HOME=/nonexistent "$RELAYMAIL" --serve 2>"$T/activate.err" &
-	_pids="$_pids $!"
+	ACT_PID=$!
+	_pids="$_pids $ACT_PID"
 	for _ in $(seq 100); do [ -S "$S/run/submit" ] && break; sleep 0.05; done
 	chmod 666 "$S/run/submit"
 	n0=$(msg_count)
@@ -205,5 +206,10 @@ if command -v systemd-socket-activate >/dev/null 2>&1; then
 else
 	skip "socket activation" "systemd-socket-activate not installed"
 fi
+
+stop_service
+if [ -n "${ACT_PID:-}" ]; then kill "$ACT_PID" 2>/dev/null; wait "$ACT_PID" 2>/dev/null; fi
+! grep -E "AddressSanitizer|LeakSanitizer|runtime error" "$T/service.err" "$T/activate.err" 2>/dev/null
+ok $? "the service ran clean (no sanitizer report)" "$(grep -h -A5 -E 'Sanitizer|runtime error' "$T/service.err" "$T/activate.err" 2>/dev/null | head -20)"
 
 done_testing
