@@ -224,3 +224,14 @@ bool handoff_flush(const struct service_config *svc, bool all, struct result *r)
 {
 	return simple_command(svc, all ? "FLUSH ALL\r\n" : "FLUSH\r\n", false, r);
 }
+
+bool handoff_ping(const struct service_config *svc, struct result *r)
+{
+	char line[SERVICE_LINE_MAX + 1];
+	struct link l;
+	bool ok;
+
+	ok = link_open(&l, svc, r) && greeting(&l, line, r) && send_text(&l, "QUIT\r\n", r);
+	link_close(&l);
+	return ok;
+}

@@ -33,4 +33,7 @@ bool handoff_list(const struct service_config *svc, struct result *r);
  * (--flush-all): every entry, which only root may ask for. */
 bool handoff_flush(const struct service_config *svc, bool all, struct result *r);
 
+/* --check: does the service answer, and does it accept this user? */
+bool handoff_ping(const struct service_config *svc, struct result *r);
+
 #endif

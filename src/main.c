@@ -275,6 +275,25 @@ static int run_queue(const struct options *opts)
 	return exit_status(opts, &r);
 }
 
+/* --check of a user who sends through the service: the account and its
+ * secret are the service's (relaymail --check as its user checks them);
+ * what this user needs is the socket. */
+static int check_service(const struct config *cfg)
+{
+	char shown[RESULT_MSG_MAX * 4];
+	struct result r;
+
+	result_clear(&r);
+	printf(_("INFO  system mode: this user's messages go to the relaymail service at %s\n"),
+	       config_service_socket(&cfg->service));
+	if (!handoff_ping(&cfg->service, &r)) {
+		printf("FAIL  %s\n", log_escape(shown, sizeof shown, r.msg));
+		return result_exitcode(r.cls);
+	}
+	printf(_("PASS  the relaymail service answers and accepts this user\n"));
+	return 0;
+}
+
 /* --check: a report on stdout; exit 0 only when sending would work. */
 static int run_check(const struct options *opts)
 {
@@ -290,6 +309,11 @@ static int run_check(const struct options *opts)
 		printf("FAIL  %s\n", log_escape(shown, sizeof shown, r.msg));
 		config_free(&cfg);
 		return result_exitcode(r.cls);
+	}
+	if (use_service(opts, &cfg) && !is_service_user(&cfg)) {
+		status = check_service(&cfg);
+		config_free(&cfg);
+		return status;
 	}
 	status = check_run(&cfg, opts->account, opts->verbose) ? 0 : result_exitcode(RESULT_PERMFAIL);
 	config_free(&cfg);

@@ -72,8 +72,16 @@ as_user www-data "$W" -t -i
 is "$RC" 75 "service not running: www-data's sendmail exits 75"
 like "$ERR" "relaymail service .*cannot be reached" "... and says the service cannot be reached"
 
+as_user www-data "$W" --check
+is "$RC" 75 "--check as www-data with the service down: exit 75"
+like "$OUT" "FAIL .*relaymail service .*cannot be reached" "... and says why"
+
 start_service
 ok $? "relaymail --serve runs as relaymail with its own listener"
+as_user www-data "$W" --check
+is "$RC" 0 "--check as www-data: exit 0 once the service runs"
+like "$OUT" "system mode: .*$S/run/submit" "--check names the system mode and the socket"
+like "$OUT" "PASS  the relaymail service answers" "--check: the service answers"
 
 # ---- www-data sends, without any access to the secret ------------------------------
 setpriv --reuid=www-data --regid=www-data --clear-groups cat "$S/pw" >/dev/null 2>&1
