@@ -107,7 +107,10 @@ kill -9 "$pid" 2>/dev/null; wait "$pid" 2>/dev/null
 rm -f "$QDIR/.lock"
 run_rm /dev/null --config "$T/conf" --flush-all
 is "$(queued)" 0 "after a killed flush and a new one the queue is empty"
-is "$(cat "$RELAY"/messages/*.eml | grep -c '^Subject: flush ')" 20 "all 20 messages delivered"
-is "$(cat "$RELAY"/messages/*.eml | grep '^Subject: flush ' | sort | uniq -d | wc -l)" 0 "none of them twice"
+is "$(cat "$RELAY"/messages/*.eml | grep '^Subject: flush ' | sort -u | wc -l)" 20 "all 20 messages delivered"
+# The one message in flight when the kill came may have been taken by the
+# relay before the queue could record it (RFC 1047): at most that one twice.
+dups=$(cat "$RELAY"/messages/*.eml | grep '^Subject: flush ' | sort | uniq -d | wc -l)
+[ "$dups" -le 1 ]; ok $? "none twice but the one in flight at the kill ($dups)"
 
 done_testing
