@@ -20,6 +20,7 @@ struct slot {
 	struct smtp_session *session;
 	struct smtp_outcome open_out;   /* smtp_open()'s outcome, as long as the session */
 	bool open;                      /* a session exists (or is being opened) */
+	bool ready;                     /* ... and has been opened */
 	bool busy;                      /* a thread owns the slot */
 	struct timespec last_used;
 };
@@ -29,17 +30,22 @@ struct pool {
 	pthread_mutex_t lock;
 	pthread_cond_t freed;
 	unsigned limit;                 /* max_sessions, or fewer after throttling */
-	struct timespec throttled_at;
-	unsigned n_open;
+	struct timespec throttled_at;   /* or when the limit last grew again */
+	unsigned n_open;                /* slots open, the ones being opened included */
+	unsigned n_ready;               /* slots open and opened */
 	struct slot *slots;
 };
 
+/* Whole seconds elapsed, rounded down: not the difference of the seconds
+ * fields, which calls 10 ms "1 second" across a second boundary. */
 static long seconds_since(const struct timespec *t)
 {
 	struct timespec now;
+	long long ns;
 
 	clock_gettime(CLOCK_MONOTONIC, &now);
-	return (long)(now.tv_sec - t->tv_sec);
+	ns = (long long)(now.tv_sec - t->tv_sec) * 1000000000LL + (now.tv_nsec - t->tv_nsec);
+	return (long)(ns / 1000000000LL);
 }
 
 bool pool_new(const struct pool_params *params, struct pool **pool, struct result *r)
@@ -81,7 +87,10 @@ static void close_slot(struct slot *s)
 /* Under the lock: mark a slot that is being closed free again. */
 static void slot_closed(struct pool *p, struct slot *s)
 {
+	if (s->ready)
+		p->n_ready--;
 	s->open = false;
+	s->ready = false;
 	s->busy = false;
 	p->n_open--;
 	pthread_cond_broadcast(&p->freed);
@@ -120,8 +129,10 @@ static struct slot *take_slot(struct pool *p, bool *fresh)
 		if (empty == NULL)
 			empty = s;
 	}
-	if (p->limit < p->p.max_sessions && seconds_since(&p->throttled_at) >= POOL_REGROW_S)
-		p->limit++;
+	if (p->limit < p->p.max_sessions && seconds_since(&p->throttled_at) >= POOL_REGROW_S) {
+		p->limit++;     /* one more, and the next one POOL_REGROW_S later */
+		clock_gettime(CLOCK_MONOTONIC, &p->throttled_at);
+	}
 	if (empty == NULL || p->n_open >= p->limit)
 		return NULL;
 	empty->open = empty->busy = true;
@@ -141,6 +152,25 @@ static bool open_slot(struct pool *p, struct slot *s, const struct envelope *env
 	return false;
 }
 
+/* Under the lock, after a new connection was refused temporarily while
+ * others are open or being opened: throttling (the relay serves other
+ * sessions of ours) or down?  The pool opens nothing new meanwhile; the
+ * sessions being opened decide.  Throttling: the pool keeps to the ones it
+ * has.  Down (none could be opened): no limit from this, the caller gives up. */
+static bool throttled(struct pool *p)
+{
+	p->limit = p->n_open;
+	clock_gettime(CLOCK_MONOTONIC, &p->throttled_at);
+	while (p->n_ready == 0 && p->n_open > 0)
+		pthread_cond_wait(&p->freed, &p->lock);
+	if (p->n_ready == 0) {
+		p->limit = p->p.max_sessions;
+		return false;
+	}
+	p->limit = p->n_open;
+	return true;
+}
+
 /* A session to send on, opened if need be; NULL with r set when none can be
  * had.  A temporary refusal of a new connection while other sessions are
  * open is throttling: the pool shrinks and the caller waits for those. */
@@ -158,18 +188,19 @@ static struct slot *acquire(struct pool *p, const struct envelope *env, bool *fr
 		pthread_mutex_unlock(&p->lock);
 		if (open_slot(p, s, env, r)) {
 			pthread_mutex_lock(&p->lock);
+			s->ready = true;
+			p->n_ready++;
+			pthread_cond_broadcast(&p->freed);      /* for throttled() */
 			break;
 		}
 		pthread_mutex_lock(&p->lock);
 		slot_closed(p, s);
-		if (r->cls != RESULT_TEMPFAIL || p->n_open == 0) {
+		if (r->cls != RESULT_TEMPFAIL || p->n_open == 0 || !throttled(p)) {
 			s = NULL;
 			break;
 		}
 		log_warn(_("relay %s refused another connection (%s); using the %u open session(s)"),
 			 p->p.acct->host, r->msg, p->n_open);
-		p->limit = p->n_open;
-		clock_gettime(CLOCK_MONOTONIC, &p->throttled_at);
 	}
 	pthread_mutex_unlock(&p->lock);
 	return s;
@@ -192,7 +223,7 @@ bool pool_send(struct pool *p, const struct envelope *env, const struct message 
 	       struct smtp_outcome *out, struct result *r)
 {
 	for (int attempt = 0; attempt < 2; attempt++) {
-		bool fresh, ok;
+		bool fresh, ok, broke;
 		struct slot *s = acquire(p, env, &fresh, r);
 
 		if (s == NULL) {
@@ -201,10 +232,12 @@ bool pool_send(struct pool *p, const struct envelope *env, const struct message 
 		}
 		result_clear(r);
 		ok = smtp_send(s->session, env, msg, false, out, r);
+		broke = !smtp_session_usable(s->session);
 		release(p, s);
 		/* A warm session that broke before the relay saw any of the
-		 * message is retried once on a new one: nothing can be sent twice. */
-		if (ok || fresh || r->cls != RESULT_TEMPFAIL || out->content_sent)
+		 * message is retried once on a new one: nothing can be sent twice.
+		 * A refusal the relay answered is its answer, not retried. */
+		if (ok || fresh || !broke || r->cls != RESULT_TEMPFAIL || out->content_sent)
 			return ok;
 	}
 	return false;

@@ -9,7 +9,11 @@
  * while it was idle is noticed before use and replaced.  When the relay
  * throttles new connections (421/454 at the greeting, EHLO or AUTH) while
  * other sessions are open, the pool shrinks to those and the message waits
- * for one of them, so the caller never sees the throttling.
+ * for one of them, so the caller never sees the throttling; it tries one
+ * more session every 30 s.  A relay that refuses every connection is down,
+ * not throttling: pool_send() fails (RESULT_TEMPFAIL).  A warm session that
+ * breaks before the relay saw any of the message is replaced and the
+ * message sent again once; a refusal the relay answered is not retried.
  *
  * Thread-safe: any number of threads may call pool_send() at once.  The
  * pool borrows acct and secret for its lifetime.  Errors are those of

@@ -70,6 +70,8 @@ struct queue_flush_opts {
 	const char *failed_dir;         /* NULL: the account's */
 	struct pool *pool;              /* NULL: a connection of its own */
 	const char *pool_account;
+	bool wait_for_lock;             /* another run holds the queue: wait for it
+					 * (an explicit FLUSH), not leave it the work */
 };
 
 bool queue_flush_with(const struct config *cfg, const char *dir,

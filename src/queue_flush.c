@@ -402,7 +402,7 @@ bool queue_flush_with(const struct config *cfg, const char *dir,
 	if (lock < 0)
 		goto out;
 	ok = true;
-	if (flock(lock, LOCK_EX | LOCK_NB) != 0)
+	if (flock(lock, LOCK_EX | (opts->wait_for_lock ? 0 : LOCK_NB)) != 0)
 		goto out;       /* another flush is running: it will do the work */
 	remove_strays(fl.dirfd, fl.now);
 	ok = queue_scan(fl.dirfd, dir, &list, r);

@@ -109,9 +109,11 @@ static void *flush_thread(void *arg)
 void service_flush_now(struct service *svc, bool force, struct result *out)
 {
 	struct result r;
+	/* A client's FLUSH (out != NULL) waits for a run that holds the queue:
+	 * that one may have scanned before the entries the client means. */
 	struct queue_flush_opts opts = {
 		.force = force, .verbose = svc->verbose, .failed_dir = svc->failed_dir,
-		.pool = svc->pool, .pool_account = svc->acct.name,
+		.pool = svc->pool, .pool_account = svc->acct.name, .wait_for_lock = out != NULL,
 	};
 
 	result_clear(&r);

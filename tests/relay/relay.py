@@ -12,7 +12,15 @@ Every accepted message is written, before the 250 reply to the end of data, to
 DIR/messages/NNNN.eml (the exact bytes received after dot-unstuffing, CRLF kept,
 nothing added) and then DIR/messages/NNNN.json (mail_from, rcpt_tos,
 mail_options, rcpt_options, tls, tls_version, auth_mechanism, auth_user,
-ehlo_name, listener).
+ehlo_name, listener, round_trips).  round_trips: how many times the relay
+had to wait for the client after having replied, from the end of the previous
+transaction on the connection (or its start) to the end of this one: an upper
+bound of the client's round trips (2 for a pipelined MAIL/RCPT/DATA on a warm
+session, 1 with BDAT; the first message of a connection adds EHLO, STARTTLS...).
+
+DIR/max_connections holds the most connections open at once (all listeners,
+refused ones included) and DIR/max_admitted the most that got past the
+greeting at once; both are rewritten whenever the maximum grows.
 
 DIR/commands.log gets one line per command: "<conn-id> <VERB> <args>" (AUTH:
 only the mechanism), "<conn-id> CONNECT <listener>", "<conn-id> TLS <version>"
@@ -20,12 +28,16 @@ after a handshake ("TLSFAIL" when a STARTTLS handshake failed), and
 "<conn-id> FAULT <step> <action>" when a fault was applied.
 
 Faults: DIR/faults.json, read at the start of each connection, is a list of
-  {"step": greeting|ehlo|starttls|auth|mail|rcpt|data|data_mid|eod|quit,
-   "action": reply|drop|delay|inject|garbage,      (default: reply)
+  {"step": greeting|ehlo|starttls|auth|mail|rcpt|data|data_mid|eod|quit|idle,
+   "action": reply|drop|delay|inject|garbage|close,   (default: reply)
    "reply": "451 4.3.0 Try again later",           (may hold several lines, \\n)
    "seconds": N,      (delay: wait, then the reply given or the normal one)
    "match": "addr",   (rcpt only: only this recipient)
-   "times": N}        (only the next N connections; the file is rewritten)
+   "times": N,        (only the next N connections; the file is rewritten)
+   "after": N,        (only once N messages were accepted on the connection)
+   "concurrent": N}   (only while N other connections hold a session, that is
+                       got past the AUTH command: a relay limiting the sessions
+                       of an account, e.g. 454 at AUTH)
 "ehlo" rules also apply to HELO.  "drop" closes the connection without a
 reply ("eod": after the data was received; "data_mid": after 354 and the
 first bytes of content).  "inject" (starttls): "220 Ready to start TLS" and
@@ -33,13 +45,18 @@ first bytes of content).  "inject" (starttls): "220 Ready to start TLS" and
 the reply one byte every "seconds".  "garbage": a
 reply line that is not SMTP ("hello").  "endless": "250-" continuation lines
 ("reply" gives the code, default 250), as fast as the client reads them,
-until it goes away.
+until it goes away.  "close": the reply (default "421 4.4.2 Closing
+connection"), then the connection is closed.  "idle" applies "seconds" after
+the last command (a relay closing an idle session): "reply" (default) sends the
+reply (default 421 4.4.2 Idle timeout) and closes, "drop" closes silently.
 
 Options: --users alice:s3cret[,bob:pw2]  --auth-mechs PLAIN,LOGIN (NONE: no AUTH)
 --size N (0: "SIZE" without a limit)  --no-pipelining  --require-auth (530 to
 MAIL before AUTH)  --dsn (advertise DSN; accept RET/ENVID/NOTIFY/ORCPT)
 --chunking (advertise CHUNKING; accept BDAT)  --max-line N (accept commands and
-lines up to N octets, for addresses of 998).
+lines up to N octets, for addresses of 998)  --max-concurrent K (a connection
+beyond K admitted ones at once gets "421 4.7.0 Too many connections" at the
+greeting, logged as "FAULT greeting throttle").
 Stops on SIGTERM/SIGINT, or when the process that started it is gone.
 """
 import argparse
@@ -59,7 +76,7 @@ warnings.filterwarnings("ignore", category=DeprecationWarning)
 logging.getLogger("mail.log").addFilter(lambda r: "login_data" not in r.getMessage())
 
 STEPS = {"greeting", "ehlo", "starttls", "auth", "mail", "rcpt", "data",
-         "data_mid", "eod", "quit"}
+         "data_mid", "eod", "quit", "idle"}
 GARBAGE = "hello"
 
 
@@ -71,6 +88,11 @@ class State:
         self.users = dict(u.split(":", 1) for u in args.users.split(",") if u)
         self.counter = 0
         self.conn_counter = 0
+        self.open = 0               # connections open now
+        self.max_open = 0
+        self.admitted = 0           # of those, past the greeting
+        self.max_admitted = 0
+        self.sessions = 0           # of those, past the AUTH command
         os.makedirs(os.path.join(self.dir, "messages"), exist_ok=True)
         self.log = open(os.path.join(self.dir, "commands.log"), "a", buffering=1)
 
@@ -84,6 +106,16 @@ class State:
         with open(tmp, "wb") as f:
             f.write(data)
         os.rename(tmp, path)
+
+    def count(self, field, delta):
+        """Track a gauge and record its maximum in DIR/max_<name>."""
+        value = getattr(self, field) + delta
+        setattr(self, field, value)
+        top = "max_" + field
+        if value > getattr(self, top):
+            setattr(self, top, value)
+            name = "max_connections" if field == "open" else top
+            self.write_atomic(name, b"%d\n" % value)
 
     def take_faults(self):
         """The rules for a new connection; consumes "times"."""
@@ -174,7 +206,10 @@ class Handler:
             "auth_user": server.auth_user,
             "ehlo_name": session.host_name,
             "listener": server.listener,
+            "round_trips": server.round_trips,
         }
+        server.round_trips = 0
+        server.accepted += 1
         st.write_atomic(os.path.join("messages", name + ".json"),
                         json.dumps(facts, indent=1).encode())
         return "250 2.0.0 Ok: queued as RELAY%s" % name
@@ -213,6 +248,56 @@ class RelaySMTP(SMTP):
         state.conn_counter += 1
         self.conn_id = state.conn_counter
         self._smtp_methods = LoggingMethods(self, self._smtp_methods)
+        self.counted = False        # in state.open
+        self.admitted = False       # in state.admitted
+        self.in_session = False     # in state.sessions
+        self.accepted = 0           # messages accepted on this connection
+        self.idle_rule = None
+        self.round_trips = 0
+        self.replied = False        # a reply went out since the last wait
+
+    def watch_reader(self):
+        """Count the times the relay waits for input after having replied:
+        each is (at most) one round trip of the client's."""
+        reader = self._reader
+        for name in ("readuntil", "readexactly", "readline", "read"):
+            def wrapped(*a, _orig=getattr(reader, name), **kw):
+                if self.replied and not reader._buffer:
+                    self.round_trips += 1
+                    self.replied = False
+                return _orig(*a, **kw)
+            setattr(reader, name, wrapped)
+
+    def connection_made(self, transport):
+        first = not self.counted    # not again for the TLS transport of STARTTLS
+        if first:
+            self.counted = True
+            self.state.count("open", 1)
+        super().connection_made(transport)
+        if first:
+            self.watch_reader()     # the reader exists from here on
+
+    def connection_lost(self, error):
+        if self.counted:
+            self.counted = False
+            self.state.count("open", -1)
+        if self.admitted:
+            self.admitted = False
+            self.state.count("admitted", -1)
+        if self.in_session:
+            self.in_session = False
+            self.state.sessions -= 1
+        super().connection_lost(error)
+
+    def _timeout_cb(self):
+        rule = self.idle_rule
+        if rule is not None and self.transport is not None:
+            action = rule.get("action", "reply")
+            self.log("FAULT idle %s" % action)
+            if action != "drop":
+                reply = rule.get("reply", "421 4.4.2 Idle timeout")
+                self.transport.write(("\r\n".join(reply.split("\n")) + "\r\n").encode())
+        super()._timeout_cb()
 
     def log(self, text):
         self.state.write(self.conn_id, text)
@@ -225,6 +310,11 @@ class RelaySMTP(SMTP):
         steps = (step, "ehlo") if step == "helo" else (step,)
         for rule in self.faults:
             if rule.get("step") not in steps:
+                continue
+            if self.accepted < rule.get("after", 0):
+                continue
+            others = self.state.sessions - (1 if self.in_session else 0)
+            if others < rule.get("concurrent", 0):
                 continue
             if step == "rcpt" and rule.get("match") not in (None, rcpt):
                 continue
@@ -244,6 +334,10 @@ class RelaySMTP(SMTP):
             return ""
         if action == "garbage":
             return GARBAGE
+        if action == "close":
+            await self.push(rule.get("reply", "421 4.4.2 Closing connection"))
+            await self.drop()
+            return ""
         if action == "endless":
             # A reply that never ends: bounded only by the client's limits.
             code = (rule.get("reply") or "250")[:3]
@@ -277,6 +371,7 @@ class RelaySMTP(SMTP):
         await asyncio.sleep(60)
 
     async def push(self, status):
+        self.replied = True
         if isinstance(status, str):
             if self.inject_next_220 and status.startswith("220"):
                 # STARTTLS response injection: one write, then TLS as usual.
@@ -305,9 +400,22 @@ class RelaySMTP(SMTP):
         self.log("CONNECT %s" % self.listener)
         if self.listener == "implicit":
             self.log("TLS %s" % self.tls_version())
+        limit = self.relay_args.max_concurrent
+        if limit and self.state.admitted >= limit:
+            self.log("FAULT greeting throttle")
+            await self.push("421 4.7.0 Too many connections, try again later")
+            await self.after_refused_greeting()
+            return
         if await self.step("greeting"):
             await self.after_refused_greeting()
             return
+        self.admitted = True
+        self.state.count("admitted", 1)
+        self.idle_rule = self.fault("idle")
+        if self.idle_rule is not None:
+            # aiosmtpd closes a connection this long after its last command.
+            self._timeout_duration = float(self.idle_rule.get("seconds", 1))
+            self._reset_timeout()
         await super()._handle_client()
 
     async def after_refused_greeting(self):
@@ -362,6 +470,11 @@ class RelaySMTP(SMTP):
         self.log("AUTH %s" % mech)
         if await self.step("auth"):
             return
+        if not self.in_session:
+            # Counted before any await: two connections cannot both pass
+            # a "concurrent" rule as each other's first.
+            self.in_session = True
+            self.state.sessions += 1
         await super().smtp_AUTH(arg)
 
     def split_dsn(self, arg, names):
@@ -516,6 +629,8 @@ async def main():
                     help="also advertise CHUNKING and accept BDAT (RFC 3030)")
     ap.add_argument("--max-line", type=int, default=0,
                     help="longest command and line accepted (0: aiosmtpd's 512 and 1001)")
+    ap.add_argument("--max-concurrent", type=int, default=0,
+                    help="421 at the greeting beyond this many admitted connections (0: no limit)")
     ap.add_argument("--dsn", action="store_true",
                     help="also advertise DSN (and accept RET, ENVID, NOTIFY, ORCPT)")
     args = ap.parse_args()
