@@ -195,9 +195,9 @@ static bool simple_command(const struct service_config *svc, const char *command
 
 	ok = link_open(&l, svc, r) && greeting(&l, line, r) && send_text(&l, command, r);
 	while (ok) {
-		int code;
-		bool more;
-		char *text;
+		int code = 0;
+		bool more = false;
+		char *text = NULL;
 
 		ok = read_line(&l, line, r);
 		if (ok && !split_reply(line, &code, &more, &text))

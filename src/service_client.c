@@ -27,8 +27,9 @@
 
 #define CLIENT_DATA_MAX ((off_t)1 << 30)
 #define CHUNK 65536
-#define LINGER_S 2
-#define LINGER_IDLE_MS 200
+#define LINGER_S 10
+#define LINGER_IDLE_MS 1000
+#define LINGER_MAX ((size_t)256 << 20)
 
 struct request {
 	struct service *svc;
@@ -313,14 +314,17 @@ static void linger(struct request *q)
 {
 	time_t until = time(NULL) + LINGER_S;
 	char sink[CHUNK];
+	size_t taken = 0;
+	ssize_t n;
 
 	if (q->broken || shutdown(q->fd, SHUT_WR) != 0)
 		return;
-	while (time(NULL) < until) {
+	while (time(NULL) < until && taken < LINGER_MAX) {
 		struct pollfd pfd = { .fd = q->fd, .events = POLLIN };
 
-		if (poll(&pfd, 1, LINGER_IDLE_MS) <= 0 || read(q->fd, sink, sizeof sink) <= 0)
+		if (poll(&pfd, 1, LINGER_IDLE_MS) <= 0 || (n = read(q->fd, sink, sizeof sink)) <= 0)
 			return;
+		taken += (size_t)n;
 	}
 }
 
