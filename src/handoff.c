@@ -199,11 +199,15 @@ static bool simple_command(const struct service_config *svc, const char *command
 		bool more = false;
 		char *text = NULL;
 
-		ok = read_line(&l, line, r);
-		if (ok && !split_reply(line, &code, &more, &text))
-			ok = result_fail(r, RESULT_PROTOCOL, _("the relaymail service sent an invalid answer"));
-		if (!ok)
+		if (!read_line(&l, line, r)) {
+			ok = false;
 			break;
+		}
+		if (!split_reply(line, &code, &more, &text)) {
+			result_fail(r, RESULT_PROTOCOL, _("the relaymail service sent an invalid answer"));
+			ok = false;
+			break;
+		}
 		if (!more) {
 			ok = final_result(code, text, r);
 			break;
