@@ -192,8 +192,8 @@ missing() {
 # (find, not a glob tested on its first name: the flush removes entries
 # while we look, and the first name gone is not an empty queue)
 queue_entries() { find "$S/queue" -maxdepth 1 -name '*.env' 2>/dev/null | wc -l; }
-wait_queue_empty() {  # up to 20 s
-	for _ in $(seq 200); do [ "$(queue_entries)" -eq 0 ] && return 0; sleep 0.1; done
+wait_queue_empty() {  # up to 60 s (40 entries one by one on a loaded CI machine)
+	for _ in $(seq 600); do [ "$(queue_entries)" -eq 0 ] && return 0; sleep 0.1; done
 	return 1
 }
 max_connections() { cat "$RELAY/max_connections" 2>/dev/null || echo 0; }
