@@ -19,6 +19,7 @@
 #include "dns.h"
 #include "i18n.h"
 #include "log.h"
+#include "oauth.h"
 #include "providers.h"
 #include "smtp.h"
 
@@ -56,7 +57,7 @@ static void report_config(struct report *rep, const struct account *a)
 	say(rep, "PASS", _("configuration: account '%s'"), a->name);
 	for (int k = 0; k < KEY_COUNT; k++) {
 		const char *source = a->origin[k] ? a->origin[k]
-				     : (a->set_mask & (1u << k)) && a->provider ? a->provider : _("default");
+				     : (a->set_mask & KEY_BIT(k)) && a->provider ? a->provider : _("default");
 
 		if (!config_key_value(a, (enum account_key)k, value, sizeof value))
 			continue;
@@ -158,7 +159,7 @@ static void report_tls(struct report *rep, struct tls *tls)
 
 static void report_relay(struct report *rep, const struct account *a, bool verbose)
 {
-	struct secret secret = { NULL, 0 };
+	struct secret secret = { NULL, 0, NULL };
 	struct conn c = { .fd = -1 };
 	struct smtp_session *s = NULL;
 	struct smtp_outcome out;
@@ -180,7 +181,7 @@ static void report_relay(struct report *rep, const struct account *a, bool verbo
 	} else {
 		report_tls(rep, smtp_tls(s));
 		say(rep, "PASS", _("EHLO: %s"), smtp_capabilities(s));
-		if (secret.data != NULL)
+		if (secret.data != NULL || secret.oauth != NULL)
 			say(rep, "PASS", _("AUTH %s as %s accepted"), out.auth_mechanism, a->user);
 		else
 			say(rep, "WARN", _("no AUTH (the account has no user)"));
@@ -188,6 +189,49 @@ static void report_relay(struct report *rep, const struct account *a, bool verbo
 	}
 	conn_close(&c);
 	secret_wipe(&secret);
+}
+
+static const char *const grant_names[] = { "-", "device_code", "authorization_code", "client_credentials" };
+
+/* The mechanism, the refresh token and the cached access token, without
+ * a network request and without showing a token. */
+static void report_oauth(struct report *rep, const struct account *a)
+{
+	struct oauth_state st;
+	char when[64], host[160];
+	struct tm tm;
+
+	say(rep, "PASS", _("OAuth: grant %s, client %s, token endpoint %s"), grant_names[a->oauth_grant],
+	    a->oauth_client_id, oauth_endpoint_host(a->oauth_token_endpoint, host, sizeof host));
+	say(rep, "PASS", _("AUTH mechanism: %s"),
+	    a->auth == AUTH_CHOICE_XOAUTH2 ? "XOAUTH2" : a->auth == AUTH_CHOICE_OAUTHBEARER ? "OAUTHBEARER"
+	    : _("OAUTHBEARER, or XOAUTH2 when the relay offers only that"));
+	oauth_describe(a, &st);
+	if (st.refresh_present)
+		say(rep, "PASS", _("refresh token: %s"), st.refresh_where);
+	else
+		say(rep, "FAIL", "%s", st.refresh_problem);
+	if (st.access_expires == 0) {
+		say(rep, "PASS", _("no access token cached: the next send fetches one"));
+		return;
+	}
+	strftime(when, sizeof when, "%Y-%m-%d %H:%M:%S %z", localtime_r(&st.access_expires, &tm));
+	if (st.access_expires > time(NULL))
+		say(rep, "PASS", _("access token cached, valid until %s"), when);
+	else
+		say(rep, "PASS", _("the cached access token expired at %s: the next send renews it"), when);
+}
+
+/* Microsoft turns Basic authentication for SMTP AUTH off (MC786329). */
+static void report_basic_auth_retirement(struct report *rep, const struct account *a)
+{
+	if (a->provider == NULL || strcmp(a->provider, "office365") != 0 || a->oauth_grant != OAUTH_GRANT_NONE ||
+	    a->user == NULL)
+		return;
+	say(rep, "WARN", _("Microsoft is retiring Basic authentication (a password) for SMTP AUTH: "
+			   "register an application with the SMTP.Send permission, set oauth_client_id "
+			   "(and oauth_tenant) in account '%s', then run: relaymail --oauth-login %s"),
+	    a->name, a->name);
 }
 
 /* The SPF, DMARC and DKIM records of the sender's domain. */
@@ -260,10 +304,13 @@ bool check_run(const struct config *cfg, const char *account, bool verbose)
 		goto out;
 	}
 	report_config(&rep, &a);
-	if (credentials_describe(&a, where, sizeof where, &r))
+	if (a.oauth_grant != OAUTH_GRANT_NONE)
+		report_oauth(&rep, &a);
+	else if (credentials_describe(&a, where, sizeof where, &r))
 		say(&rep, "PASS", _("password from: %s"), where);
 	else
 		say(&rep, "FAIL", _("password: %s"), r.msg);
+	report_basic_auth_retirement(&rep, &a);
 	rc = getaddrinfo(a.host, NULL, &hints, &list);
 	if (rc != 0) {
 		say(&rep, "FAIL", _("relay host %s does not resolve: %s"), a.host, gai_strerror(rc));

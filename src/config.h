@@ -11,12 +11,21 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "config_service.h"
 #include "result.h"
 
 enum tls_mode { TLS_MODE_STARTTLS, TLS_MODE_IMPLICIT, TLS_MODE_OFF };
-enum auth_choice { AUTH_CHOICE_AUTO, AUTH_CHOICE_PLAIN, AUTH_CHOICE_LOGIN };
+enum auth_choice {
+	AUTH_CHOICE_AUTO, AUTH_CHOICE_PLAIN, AUTH_CHOICE_LOGIN, AUTH_CHOICE_XOAUTH2,
+	AUTH_CHOICE_OAUTHBEARER, AUTH_CHOICE_SCRAM, AUTH_CHOICE_SCRAM_PLUS, AUTH_CHOICE_CRAM_MD5
+};
+/* How relaymail obtains OAuth tokens; NONE: the account does not use OAuth. */
+enum oauth_grant {
+	OAUTH_GRANT_NONE, OAUTH_GRANT_DEVICE_CODE, OAUTH_GRANT_AUTHORIZATION_CODE,
+	OAUTH_GRANT_CLIENT_CREDENTIALS
+};
 enum from_policy { FROM_POLICY_KEEP, FROM_POLICY_REWRITE_UNQUALIFIED, FROM_POLICY_ALWAYS };
 enum password_source {
 	PASSWORD_SOURCE_AUTO, PASSWORD_SOURCE_KEYRING, PASSWORD_SOURCE_COMMAND,
@@ -29,8 +38,14 @@ enum account_key {
 	KEY_TIMEOUT, KEY_PASSWORD_SOURCE, KEY_CREDENTIAL, KEY_FROM_POLICY,
 	KEY_QUEUE, KEY_QUEUE_DIR, KEY_QUEUE_LIFETIME, KEY_FAILED_DIR, KEY_FALLBACK,
 	KEY_PROVIDER, KEY_REGION, KEY_LOG_FILE, KEY_LOG_FORMAT, KEY_TLS_SESSION_CACHE,
-	KEY_DKIM_SELECTOR, KEY_COUNT
+	KEY_DKIM_SELECTOR, KEY_OAUTH_CLIENT_ID, KEY_OAUTH_CLIENT_SECRET,
+	KEY_OAUTH_CLIENT_SECRET_FILE, KEY_OAUTH_CLIENT_SECRET_COMMAND, KEY_OAUTH_TENANT,
+	KEY_OAUTH_SCOPE, KEY_OAUTH_TOKEN_ENDPOINT, KEY_OAUTH_DEVICE_ENDPOINT,
+	KEY_OAUTH_AUTHORIZE_ENDPOINT, KEY_OAUTH_GRANT, KEY_OAUTH_TOKEN_FILE, KEY_COUNT
 };
+
+/* One bit per account key in set_mask / file_mask. */
+#define KEY_BIT(k) (UINT64_C(1) << (k))
 
 #define CONFIG_DEFAULT_TIMEOUT 30
 #define CONFIG_DEFAULT_QUEUE_LIFETIME (5 * 24 * 3600)
@@ -73,12 +88,30 @@ struct account {
 	char *dkim_selector;            /* for relaymail --check */
 	char tls_cache_file[512];       /* set by config_account_resolve(); "" when off */
 
+	/* OAuth 2.0 (oauth.c); endpoints and scope may come from a preset. */
+	char *oauth_client_id;
+	char *oauth_client_secret;
+	char *oauth_client_secret_file;
+	char *oauth_client_secret_command;
+	char *oauth_tenant;
+	char *oauth_scope;
+	char *oauth_token_endpoint;
+	char *oauth_device_endpoint;
+	char *oauth_authorize_endpoint;
+	enum oauth_grant oauth_grant;   /* NONE unless set or implied by oauth_client_id */
+	char *oauth_token_file;         /* the refresh token, instead of the keyring */
+	char oauth_cache_file[512];     /* set by config_account_resolve(); "" when none */
+	/* Endpoints built by a preset (providers.c) from oauth_tenant. */
+	char preset_token_endpoint[160];
+	char preset_device_endpoint[160];
+	char preset_authorize_endpoint[160];
+
 	/* Set by config_account_resolve(): the [aliases] table (borrowed). */
 	const struct alias *aliases;
 	size_t n_aliases;
 
-	unsigned set_mask;              /* bit (1u << key) when set by a file */
-	unsigned file_mask;             /* same, for the file being parsed */
+	uint64_t set_mask;              /* KEY_BIT(key) when set by a file */
+	uint64_t file_mask;             /* same, for the file being parsed */
 	char *origin[KEY_COUNT];        /* "file:line" of each set key */
 	char *section_origin;           /* "file:line" of the section header */
 };

@@ -20,6 +20,7 @@
 #include "i18n.h"
 #include "keyring.h"
 #include "log.h"
+#include "oauth.h"
 
 extern char **environ;
 
@@ -42,6 +43,8 @@ void secret_wipe(struct secret *s)
 	}
 	s->data = NULL;
 	s->len = 0;
+	oauth_close(s->oauth);
+	s->oauth = NULL;
 }
 
 /* One trailing newline (LF or CRLF) is not part of the secret. */
@@ -62,9 +65,20 @@ static bool secret_alloc(struct secret *s, struct result *r)
 	return true;
 }
 
+bool secret_set(struct secret *s, const char *data, size_t len, struct result *r)
+{
+	if (len > SECRET_MAX)
+		return result_fail(r, RESULT_PROTOCOL, _("a secret longer than %d bytes"), SECRET_MAX);
+	if (!secret_alloc(s, r))
+		return false;
+	memcpy(s->data, data, len);
+	s->len = len;
+	return true;
+}
+
 /* Read a secret file.  private_file: it must be ours and closed to group
  * and others (systemd credentials are managed by systemd instead). */
-static bool read_secret_file(const char *key, const char *path, bool private_file,
+bool credentials_from_file(const char *key, const char *path, bool private_file,
 			     struct secret *s, struct result *r)
 {
 	struct stat st;
@@ -148,7 +162,7 @@ static char **split_words(char *copy)
 	return argv;
 }
 
-static bool spawn_command(const char *cmd, int out_fd, pid_t *pid, struct result *r)
+static bool spawn_command(const char *key, const char *cmd, int out_fd, pid_t *pid, struct result *r)
 {
 	posix_spawn_file_actions_t fa;
 	posix_spawnattr_t attr;
@@ -180,7 +194,7 @@ static bool spawn_command(const char *cmd, int out_fd, pid_t *pid, struct result
 	free(argv);
 	free(copy);
 	if (err != 0)
-		return result_fail(r, RESULT_CONFIG, _("password_command: cannot run '%s': %s"), cmd,
+		return result_fail(r, RESULT_CONFIG, _("%s: cannot run '%s': %s"), key, cmd,
 				   strerror(err));
 	return true;
 }
@@ -194,7 +208,7 @@ static long ms_left(const struct timespec *deadline)
 }
 
 /* Read the child's stdout until EOF, the size bound or the deadline. */
-static bool read_command_output(int fd, struct secret *s, struct result *r)
+static bool read_command_output(const char *key, int fd, struct secret *s, struct result *r)
 {
 	struct timespec deadline;
 
@@ -206,25 +220,25 @@ static bool read_command_output(int fd, struct secret *s, struct result *r)
 		ssize_t n;
 
 		if (left <= 0 || poll(&pfd, 1, (int)left) == 0)
-			return result_fail(r, RESULT_CONFIG, _("password_command: no answer within %d seconds"),
-					   PASSWORD_COMMAND_TIMEOUT);
+			return result_fail(r, RESULT_CONFIG, _("%s: no answer within %d seconds"),
+					   key, PASSWORD_COMMAND_TIMEOUT);
 		n = read(fd, s->data + s->len, SECRET_MAX + 1 - s->len);
 		if (n < 0 && (errno == EINTR || errno == EAGAIN))
 			continue;
 		if (n < 0)
-			return result_fail(r, RESULT_CONFIG, _("password_command: read error: %s"),
+			return result_fail(r, RESULT_CONFIG, _("%s: read error: %s"), key,
 					   strerror(errno));
 		if (n == 0)
 			return true;
 		s->len += (size_t)n;
 		if (s->len > SECRET_MAX)
-			return result_fail(r, RESULT_CONFIG, _("password_command: output longer than 1024 bytes"));
+			return result_fail(r, RESULT_CONFIG, _("%s: output longer than %d bytes"), key, SECRET_MAX);
 	}
 }
 
 /* A command that closed its output may still run: the time bound covers
  * its exit too. */
-static bool wait_bounded(pid_t pid, int *status, struct result *r)
+static bool wait_bounded(const char *key, pid_t pid, int *status, struct result *r)
 {
 	for (int i = 0; i < PASSWORD_COMMAND_TIMEOUT * 100; i++) {
 		pid_t done = waitpid(pid, status, WNOHANG);
@@ -232,14 +246,14 @@ static bool wait_bounded(pid_t pid, int *status, struct result *r)
 		if (done == pid)
 			return true;
 		if (done < 0 && errno != EINTR)
-			return result_fail(r, RESULT_CONFIG, _("password_command: %s"), strerror(errno));
+			return result_fail(r, RESULT_CONFIG, "%s: %s", key, strerror(errno));
 		usleep(10000);
 	}
-	return result_fail(r, RESULT_CONFIG, _("password_command: no answer within %d seconds"),
+	return result_fail(r, RESULT_CONFIG, _("%s: no answer within %d seconds"), key,
 			   PASSWORD_COMMAND_TIMEOUT);
 }
 
-static bool run_password_command(const struct account *acct, struct secret *s, struct result *r)
+bool credentials_from_command(const char *key, const char *cmd, struct secret *s, struct result *r)
 {
 	int pipefd[2] = { -1, -1 }, status = 0;
 	pid_t pid = -1;
@@ -251,11 +265,11 @@ static bool run_password_command(const struct account *acct, struct secret *s, s
 		result_fail(r, RESULT_OSERR, _("cannot create a pipe: %s"), strerror(errno));
 		goto out;
 	}
-	if (!spawn_command(acct->password_command, pipefd[1], &pid, r))
+	if (!spawn_command(key, cmd, pipefd[1], &pid, r))
 		goto out;
 	close(pipefd[1]);
 	pipefd[1] = -1;
-	ok = read_command_output(pipefd[0], s, r) && wait_bounded(pid, &status, r);
+	ok = read_command_output(key, pipefd[0], s, r) && wait_bounded(key, pid, &status, r);
 	if (!ok) {
 		kill(pid, SIGKILL);
 		while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
@@ -264,10 +278,10 @@ static bool run_password_command(const struct account *acct, struct secret *s, s
 	if (ok && !(WIFEXITED(status) && WEXITSTATUS(status) == 0)) {
 		ok = false;
 		if (WIFEXITED(status))
-			result_fail(r, RESULT_CONFIG, _("password_command failed with exit status %d"),
+			result_fail(r, RESULT_CONFIG, _("%s failed with exit status %d"), key,
 				    WEXITSTATUS(status));
 		else
-			result_fail(r, RESULT_CONFIG, _("password_command was killed by signal %d"),
+			result_fail(r, RESULT_CONFIG, _("%s was killed by signal %d"), key,
 				    WTERMSIG(status));
 	}
 	if (ok) {
@@ -275,8 +289,8 @@ static bool run_password_command(const struct account *acct, struct secret *s, s
 		trim_newline(s);
 		if (s->len == 0 || memchr(s->data, '\0', s->len) || strpbrk(s->data, "\r\n")) {
 			ok = false;
-			result_fail(r, RESULT_CONFIG, s->len == 0 ? _("password_command printed nothing")
-				    : _("password_command printed more than one line"));
+			result_fail(r, RESULT_CONFIG, s->len == 0 ? _("%s printed nothing")
+				    : _("%s printed more than one line"), key);
 		}
 	}
 out:
@@ -375,9 +389,13 @@ bool credentials_get(const struct account *acct, struct secret *out, struct resu
 
 	out->data = NULL;
 	out->len = 0;
+	out->oauth = NULL;
 	if (acct->user == NULL)
 		return true;
 	protect_process();
+	/* The access token is fetched when AUTH needs it (oauth.h). */
+	if (acct->oauth_grant != OAUTH_GRANT_NONE)
+		return oauth_open(acct, &out->oauth, r);
 	if (any || pin == PASSWORD_SOURCE_KEYRING) {
 		if (keyring_lookup(acct, out, why, sizeof why) == KEYRING_FOUND)
 			return true;
@@ -388,12 +406,12 @@ bool credentials_get(const struct account *acct, struct secret *out, struct resu
 	if ((any && acct->password_command) || pin == PASSWORD_SOURCE_COMMAND) {
 		if (acct->password_command == NULL)
 			return result_fail(r, RESULT_CONFIG, _("password_source = command but no password_command"));
-		return run_password_command(acct, out, r);
+		return credentials_from_command("password_command", acct->password_command, out, r);
 	}
 	if ((any && acct->password_file) || pin == PASSWORD_SOURCE_FILE) {
 		if (acct->password_file == NULL)
 			return result_fail(r, RESULT_CONFIG, _("password_source = file but no password_file"));
-		return read_secret_file("password_file", acct->password_file, true, out, r);
+		return credentials_from_file("password_file", acct->password_file, true, out, r);
 	}
 	systemd_path(acct, path, sizeof path);
 	if ((any && path[0] && (acct->credential || access(path, F_OK) == 0)) ||
@@ -401,7 +419,7 @@ bool credentials_get(const struct account *acct, struct secret *out, struct resu
 		if (path[0] == '\0')
 			return result_fail(r, RESULT_CONFIG,
 					   _("password_source = systemd but CREDENTIALS_DIRECTORY is not set"));
-		return read_secret_file("credential", path, false, out, r);
+		return credentials_from_file("credential", path, false, out, r);
 	}
 	if (any || pin == PASSWORD_SOURCE_PROMPT) {
 		tty = open_tty();
@@ -416,13 +434,23 @@ bool credentials_get(const struct account *acct, struct secret *out, struct resu
 
 bool credentials_describe(const struct account *acct, char *buf, size_t size, struct result *r)
 {
-	struct secret found = { NULL, 0 };
+	struct secret found = { NULL, 0, NULL };
 	enum password_source pin = acct->password_source;
 	bool any = pin == PASSWORD_SOURCE_AUTO;
 	char why[256] = "", path[4096];
 
 	if (acct->user == NULL) {
 		snprintf(buf, size, _("none: the account has no user and does not authenticate"));
+		return true;
+	}
+	if (acct->oauth_grant != OAUTH_GRANT_NONE) {
+		struct oauth_state st;
+
+		protect_process();
+		oauth_describe(acct, &st);
+		if (!st.refresh_present)
+			return result_fail(r, RESULT_CONFIG, "%s", st.refresh_problem);
+		snprintf(buf, size, _("OAuth access tokens; refresh token: %s"), st.refresh_where);
 		return true;
 	}
 	if (any || pin == PASSWORD_SOURCE_KEYRING) {

@@ -14,12 +14,20 @@
 #include "config.h"
 #include "result.h"
 
-#define SECRET_MAX 1024
+/* Passwords, and bearer tokens given by password sources (an access
+ * token of Microsoft is a JWT of 1.5 to 4 KiB). */
+#define SECRET_MAX 8192
 #define PASSWORD_COMMAND_TIMEOUT 10
+
+struct oauth;
 
 struct secret {
 	char *data;     /* NUL-terminated; NULL when the account needs none */
 	size_t len;
+	/* An OAuth account's token source (oauth.h) instead of data: the
+	 * access token is fetched when AUTH needs it.  Owned; closed by
+	 * secret_wipe(). */
+	struct oauth *oauth;
 };
 
 /* Sources in order: keyring, password_command, password_file, systemd
@@ -35,6 +43,19 @@ bool credentials_describe(const struct account *acct, char *buf, size_t size, st
  * first line of stdin when it is not a terminal. */
 bool credentials_read_new(struct secret *out, struct result *r);
 
+/* The first line a command prints (bounded by PASSWORD_COMMAND_TIMEOUT
+ * and SECRET_MAX), and the content of a file (private_file: it must be
+ * ours and closed to group and others); key names the setting in
+ * messages.  Errors: RESULT_CONFIG, RESULT_OSERR. */
+bool credentials_from_command(const char *key, const char *cmd, struct secret *out, struct result *r);
+bool credentials_from_file(const char *key, const char *path, bool private_file,
+			   struct secret *out, struct result *r);
+
+/* A copy of len bytes in s (which holds nothing yet).  Errors:
+ * RESULT_PROTOCOL (over SECRET_MAX), RESULT_OSERR. */
+bool secret_set(struct secret *s, const char *data, size_t len, struct result *r);
+
+/* Wipe and free data, close oauth. */
 void secret_wipe(struct secret *s);
 
 #endif

@@ -205,12 +205,12 @@ static bool begin(struct secret_api *api, struct watchdog *w, enum keyring_statu
 }
 
 static GHashTable *attributes_for(const struct secret_api *api, const struct account *acct,
-				  bool with_account)
+				  const char *service, bool with_account)
 {
 	GHashTable *attrs = api->g_hash_table_new(api->g_str_hash, api->g_str_equal);
 
 	api->g_hash_table_insert(attrs, (gpointer)"host", acct->host);
-	api->g_hash_table_insert(attrs, (gpointer)"service", (gpointer)"smtp");
+	api->g_hash_table_insert(attrs, (gpointer)"service", (gpointer)service);
 	api->g_hash_table_insert(attrs, (gpointer)"user", acct->user);
 	if (with_account)
 		api->g_hash_table_insert(attrs, (gpointer)"account", acct->name);
@@ -270,8 +270,8 @@ static enum keyring_status take_secret(const struct secret_api *api, SecretItem 
 	return KEYRING_FOUND;
 }
 
-enum keyring_status keyring_lookup(const struct account *acct, struct secret *out,
-				   char *why, size_t why_size)
+enum keyring_status keyring_lookup_as(const struct account *acct, const char *service_name,
+				      struct secret *out, char *why, size_t why_size)
 {
 	enum keyring_status status = KEYRING_FAILED;
 	struct secret_api api_table;
@@ -288,7 +288,7 @@ enum keyring_status keyring_lookup(const struct account *acct, struct secret *ou
 		return status;
 	service = open_service(&w, &status, why, why_size);
 	if (service != NULL) {
-		attrs = attributes_for(api, acct, false);
+		attrs = attributes_for(api, acct, service_name, false);
 		/* LOAD_SECRETS without UNLOCK: a locked item comes back locked
 		 * instead of raising an unlock prompt. */
 		items = api->secret_service_search_sync(service, &lookup_schema, attrs,
@@ -321,7 +321,8 @@ static bool service_failed(enum keyring_status status, const char *why, struct r
 	return result_fail(r, RESULT_CONFIG, _("keyring: %s"), why);
 }
 
-bool keyring_store(const struct account *acct, const char *secret, struct result *r)
+bool keyring_store_as(const struct account *acct, const char *service_name, const char *secret,
+		      struct result *r)
 {
 	enum keyring_status status = KEYRING_FAILED;
 	char why[256], label[512];
@@ -341,9 +342,12 @@ bool keyring_store(const struct account *acct, const char *secret, struct result
 		watchdog_stop(&w);
 		return service_failed(status, why, r);
 	}
-	snprintf(label, sizeof label, _("relaymail password for account %s (%s at %s)"),
+	snprintf(label, sizeof label,
+		 strcmp(service_name, KEYRING_OAUTH_REFRESH) == 0
+		 ? _("relaymail OAuth refresh token for account %s (%s at %s)")
+		 : _("relaymail password for account %s (%s at %s)"),
 		 acct->name, acct->user, acct->host);
-	attrs = attributes_for(api, acct, true);
+	attrs = attributes_for(api, acct, service_name, true);
 	value = api->secret_value_new(secret, -1, "text/plain");
 	ok = api->secret_service_store_sync(service, &relaymail_schema, attrs, SECRET_COLLECTION_DEFAULT,
 				       label, value, w.cancellable, &error);
@@ -359,7 +363,8 @@ bool keyring_store(const struct account *acct, const char *secret, struct result
 	return ok;
 }
 
-bool keyring_forget(const struct account *acct, bool *removed, struct result *r)
+bool keyring_forget_as(const struct account *acct, const char *service_name, bool *removed,
+		       struct result *r)
 {
 	enum keyring_status status = KEYRING_FAILED;
 	char why[256];
@@ -379,7 +384,7 @@ bool keyring_forget(const struct account *acct, bool *removed, struct result *r)
 		watchdog_stop(&w);
 		return service_failed(status, why, r);
 	}
-	attrs = attributes_for(api, acct, true);
+	attrs = attributes_for(api, acct, service_name, true);
 	*removed = api->secret_service_clear_sync(service, &relaymail_schema, attrs, w.cancellable, &error);
 	fired = watchdog_stop(&w);
 	if (error != NULL || fired) {
@@ -393,4 +398,20 @@ bool keyring_forget(const struct account *acct, bool *removed, struct result *r)
 		return false;
 	}
 	return true;
+}
+
+enum keyring_status keyring_lookup(const struct account *acct, struct secret *out,
+				   char *why, size_t why_size)
+{
+	return keyring_lookup_as(acct, KEYRING_PASSWORD, out, why, why_size);
+}
+
+bool keyring_store(const struct account *acct, const char *secret, struct result *r)
+{
+	return keyring_store_as(acct, KEYRING_PASSWORD, secret, r);
+}
+
+bool keyring_forget(const struct account *acct, bool *removed, struct result *r)
+{
+	return keyring_forget_as(acct, KEYRING_PASSWORD, removed, r);
 }

@@ -42,4 +42,16 @@ bool keyring_store(const struct account *acct, const char *secret, struct result
  * whether there was one. */
 bool keyring_forget(const struct account *acct, bool *removed, struct result *r);
 
+/* The same for another kind of entry: attribute service = service_name
+ * (KEYRING_PASSWORD for the account's password, KEYRING_OAUTH_REFRESH for
+ * an OAuth refresh token). */
+#define KEYRING_PASSWORD "smtp"
+#define KEYRING_OAUTH_REFRESH "oauth2-refresh"
+enum keyring_status keyring_lookup_as(const struct account *acct, const char *service_name,
+				      struct secret *out, char *why, size_t why_size);
+bool keyring_store_as(const struct account *acct, const char *service_name, const char *secret,
+		      struct result *r);
+bool keyring_forget_as(const struct account *acct, const char *service_name, bool *removed,
+		       struct result *r);
+
 #endif

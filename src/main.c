@@ -30,6 +30,7 @@
 #include "service.h"
 #include "submit.h"
 #include "server.h"
+#include "oauth_login.h"
 #include "options.h"
 #include "providers.h"
 #include "queue.h"
@@ -143,7 +144,7 @@ static int run_send(const struct options *opts, int argc, char **argv)
 	struct account acct = { 0 };
 	struct message msg = { .spool_fd = -1 };
 	struct envelope env = { 0 };
-	struct secret secret = { NULL, 0 };
+	struct secret secret = { NULL, 0, NULL };
 	struct smtp_outcome outcome;
 	struct eventlog log;
 	struct message_read_opts read_opts = { .ignore_dots = opts->ignore_dots };
@@ -341,12 +342,12 @@ static int run_server(const struct options *opts)
 	return exit_status(opts, &r);
 }
 
-/* --set-password, --forget-password, --show-credential-source */
+/* --set-password, --forget-password, --show-credential-source, --oauth-login */
 static int run_credential_mode(const struct options *opts)
 {
 	struct config cfg;
 	struct account acct = { 0 };
-	struct secret secret = { NULL, 0 };
+	struct secret secret = { NULL, 0, NULL };
 	struct result r;
 	char where[1024];
 	bool removed;
@@ -355,6 +356,10 @@ static int run_credential_mode(const struct options *opts)
 	config_init(&cfg);
 	if (!load_account(opts, &cfg, &acct, &r))
 		goto out;
+	if (opts->mode == MODE_OAUTH_LOGIN) {
+		oauth_login(&acct, STDIN_FILENO, stdout, &r);
+		goto out;
+	}
 	if (acct.user == NULL && opts->mode != MODE_SHOW_CREDENTIAL) {
 		result_fail(&r, RESULT_CONFIG, _("account '%s' has no user; it needs no password"), acct.name);
 		goto out;
@@ -413,6 +418,7 @@ int main(int argc, char **argv)
 	case MODE_SET_PASSWORD:
 	case MODE_FORGET_PASSWORD:
 	case MODE_SHOW_CREDENTIAL:
+	case MODE_OAUTH_LOGIN:
 		return run_credential_mode(&opts);
 	case MODE_SMTP_SERVER:
 		return run_server(&opts);

@@ -11,7 +11,7 @@
 
 enum {
 	OPT_CONFIG = 256, OPT_ACCOUNT, OPT_VERSION, OPT_HELP,
-	OPT_SET_PASSWORD, OPT_FORGET_PASSWORD, OPT_SHOW_CREDENTIAL, OPT_FLUSH, OPT_FLUSH_ALL,
+	OPT_SET_PASSWORD, OPT_FORGET_PASSWORD, OPT_OAUTH_LOGIN, OPT_SHOW_CREDENTIAL, OPT_FLUSH, OPT_FLUSH_ALL,
 	OPT_CHECK, OPT_SERVE,
 };
 
@@ -22,6 +22,7 @@ static const struct option long_options[] = {
 	{ "help",    no_argument,       NULL, OPT_HELP },
 	{ "set-password", required_argument, NULL, OPT_SET_PASSWORD },
 	{ "forget-password", required_argument, NULL, OPT_FORGET_PASSWORD },
+	{ "oauth-login", required_argument, NULL, OPT_OAUTH_LOGIN },
 	{ "show-credential-source", required_argument, NULL, OPT_SHOW_CREDENTIAL },
 	{ "flush", no_argument, NULL, OPT_FLUSH },
 	{ "flush-all", no_argument, NULL, OPT_FLUSH_ALL },
@@ -236,7 +237,8 @@ static bool apply_long(struct options *opts, int c, char *arg, struct result *r)
 		break;
 	default:
 		opts->mode = c == OPT_SET_PASSWORD ? MODE_SET_PASSWORD
-			     : c == OPT_FORGET_PASSWORD ? MODE_FORGET_PASSWORD : MODE_SHOW_CREDENTIAL;
+			     : c == OPT_FORGET_PASSWORD ? MODE_FORGET_PASSWORD
+			     : c == OPT_OAUTH_LOGIN ? MODE_OAUTH_LOGIN : MODE_SHOW_CREDENTIAL;
 		opts->account = arg;
 		break;
 	}
@@ -395,6 +397,8 @@ void options_usage(const char *prog)
 		"                     remove it from the keyring\n"
 		"      --show-credential-source ACCOUNT\n"
 		"                     tell where the password would come from\n"
+		"      --oauth-login ACCOUNT\n"
+		"                     sign in to an OAuth account (Microsoft 365, Gmail)\n"
 		"      --help         show this help and exit\n"
 		"      --version      show the version and exit\n\n"), stdout);
 	fputs(_("Exit status follows sysexits.h: 0 on success, 75 when a retry may\n"

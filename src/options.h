@@ -22,6 +22,7 @@ enum run_mode {
 	MODE_SET_PASSWORD,      /* --set-password ACCOUNT */
 	MODE_FORGET_PASSWORD,   /* --forget-password ACCOUNT */
 	MODE_SHOW_CREDENTIAL,   /* --show-credential-source ACCOUNT */
+	MODE_OAUTH_LOGIN,       /* --oauth-login ACCOUNT */
 	MODE_SMTP_SERVER,       /* -bs */
 	MODE_LIST_QUEUE,        /* -bp, mailq */
 	MODE_NEWALIASES,        /* -bi, -I, newaliases */

@@ -47,6 +47,101 @@ static const struct preset presets[] = {
 	{ "zoho", "smtp.zoho.%s", "com", 465, TLS_MODE_IMPLICIT, NULL, "zoho.com" },
 };
 
+/* pattern with one "%s" replaced by value (no printf on data). */
+static void substitute(const char *pattern, const char *value, char *buf, size_t size)
+{
+	const char *mark = strstr(pattern, "%s");
+
+	snprintf(buf, size, "%.*s%s%s", (int)(mark - pattern), pattern, value, mark + 2);
+}
+
+/* OAuth for the providers that retire passwords.  "%s" in an endpoint is
+ * replaced by oauth_tenant. */
+struct oauth_preset {
+	const char *name;
+	const char *authorize, *token, *device;
+	const char *scope;              /* for a person's sign-in (delegated) */
+	const char *app_scope;          /* for client_credentials */
+	const char *default_tenant;
+	enum oauth_grant grant;
+};
+
+static const struct oauth_preset oauth_presets[] = {
+	/* https://learn.microsoft.com/exchange/client-developer/legacy-protocols/how-to-authenticate-an-imap-pop-smtp-application-by-using-oauth
+	 * Delegated scope https://outlook.office.com/SMTP.Send (+ offline_access
+	 * for a refresh token); application permissions use
+	 * https://outlook.office365.com/.default with client credentials.
+	 * https://learn.microsoft.com/entra/identity-platform/v2-oauth2-device-code
+	 * (device code flow at /{tenant}/oauth2/v2.0/devicecode). */
+	{ "office365", "https://login.microsoftonline.com/%s/oauth2/v2.0/authorize",
+	  "https://login.microsoftonline.com/%s/oauth2/v2.0/token",
+	  "https://login.microsoftonline.com/%s/oauth2/v2.0/devicecode",
+	  "https://outlook.office.com/SMTP.Send offline_access", "https://outlook.office365.com/.default",
+	  "common", OAUTH_GRANT_DEVICE_CODE },
+	/* https://developers.google.com/identity/protocols/oauth2/native-app
+	 * (authorization code + PKCE, loopback redirect; the device flow does
+	 * not allow the Gmail scope: https://developers.google.com/identity/protocols/oauth2/limited-input-device#allowedscopes)
+	 * https://developers.google.com/gmail/imap/xoauth2-protocol (scope
+	 * https://mail.google.com/, SASL XOAUTH2 for SMTP). */
+	{ "gmail", "https://accounts.google.com/o/oauth2/v2/auth", "https://oauth2.googleapis.com/token", NULL,
+	  "https://mail.google.com/", NULL, NULL, OAUTH_GRANT_AUTHORIZATION_CODE },
+};
+
+static const struct oauth_preset *find_oauth(const char *name)
+{
+	for (size_t i = 0; i < sizeof oauth_presets / sizeof oauth_presets[0]; i++) {
+		if (strcasecmp(oauth_presets[i].name, name) == 0)
+			return &oauth_presets[i];
+	}
+	return NULL;
+}
+
+static void preset_endpoint(struct account *acct, enum account_key key, char **field, const char *pattern,
+			    const char *tenant, char *buf, size_t size)
+{
+	if ((acct->set_mask & KEY_BIT(key)) || pattern == NULL)
+		return;
+	if (strstr(pattern, "%s") != NULL)
+		substitute(pattern, tenant, buf, size);
+	else
+		snprintf(buf, size, "%s", pattern);
+	*field = buf;
+	acct->set_mask |= KEY_BIT(key);
+}
+
+/* Only an account that opts in with oauth_client_id (an application the
+ * user registered) gets the endpoints and scope. */
+static bool apply_oauth(struct account *acct, struct result *r)
+{
+	const struct oauth_preset *o = find_oauth(acct->provider);
+	const char *tenant;
+
+	if (o == NULL || acct->oauth_client_id == NULL)
+		return true;
+	if (!(acct->set_mask & KEY_BIT(KEY_OAUTH_GRANT))) {
+		acct->oauth_grant = o->grant;
+		acct->set_mask |= KEY_BIT(KEY_OAUTH_GRANT);
+	}
+	tenant = acct->oauth_tenant ? acct->oauth_tenant : o->default_tenant;
+	if (acct->oauth_grant == OAUTH_GRANT_CLIENT_CREDENTIALS && o->default_tenant != NULL &&
+	    acct->oauth_tenant == NULL)
+		return result_fail(r, RESULT_CONFIG,
+				   _("%s: account '%s' uses client_credentials: set oauth_tenant to the tenant ID or domain"),
+				   acct->section_origin, acct->name);
+	preset_endpoint(acct, KEY_OAUTH_AUTHORIZE_ENDPOINT, &acct->oauth_authorize_endpoint, o->authorize, tenant,
+			acct->preset_authorize_endpoint, sizeof acct->preset_authorize_endpoint);
+	preset_endpoint(acct, KEY_OAUTH_TOKEN_ENDPOINT, &acct->oauth_token_endpoint, o->token, tenant,
+			acct->preset_token_endpoint, sizeof acct->preset_token_endpoint);
+	preset_endpoint(acct, KEY_OAUTH_DEVICE_ENDPOINT, &acct->oauth_device_endpoint, o->device, tenant,
+			acct->preset_device_endpoint, sizeof acct->preset_device_endpoint);
+	if (!(acct->set_mask & KEY_BIT(KEY_OAUTH_SCOPE))) {
+		acct->oauth_scope = (char *)(acct->oauth_grant == OAUTH_GRANT_CLIENT_CREDENTIALS && o->app_scope
+					     ? o->app_scope : o->scope);
+		acct->set_mask |= KEY_BIT(KEY_OAUTH_SCOPE);
+	}
+	return true;
+}
+
 const char *providers_names(void)
 {
 	return "sendgrid ses mailgun postmark brevo gmail office365 fastmail zoho";
@@ -66,14 +161,6 @@ const char *providers_spf_include(const struct account *acct)
 	const struct preset *p = acct && acct->provider ? find(acct->provider) : NULL;
 
 	return p ? p->spf : NULL;
-}
-
-/* pattern with one "%s" replaced by value (no printf on data). */
-static void substitute(const char *pattern, const char *value, char *buf, size_t size)
-{
-	const char *mark = strstr(pattern, "%s");
-
-	snprintf(buf, size, "%.*s%s%s", (int)(mark - pattern), pattern, value, mark + 2);
 }
 
 static bool region_host(const struct preset *p, const char *region, char *buf, size_t size,
@@ -106,7 +193,7 @@ bool providers_apply(struct account *acct, char *host_buf, size_t host_size, str
 	if (p == NULL)
 		return result_fail(r, RESULT_CONFIG, _("%s: unknown provider '%s' (known: %s)"),
 				   acct->origin[KEY_PROVIDER], acct->provider, providers_names());
-	if (!(acct->set_mask & (1u << KEY_HOST))) {
+	if (!(acct->set_mask & KEY_BIT(KEY_HOST))) {
 		if (strchr(p->host, '%') != NULL) {
 			if (!region_host(p, acct->region, host_buf, host_size, r))
 				return false;
@@ -114,24 +201,24 @@ bool providers_apply(struct account *acct, char *host_buf, size_t host_size, str
 			snprintf(host_buf, host_size, "%s", p->host);
 		}
 		acct->host = host_buf;
-		acct->set_mask |= 1u << KEY_HOST;
+		acct->set_mask |= KEY_BIT(KEY_HOST);
 	}
-	has = acct->set_mask & (1u << KEY_PORT);
-	if (!(acct->set_mask & (1u << KEY_TLS))) {
+	has = acct->set_mask & KEY_BIT(KEY_PORT);
+	if (!(acct->set_mask & KEY_BIT(KEY_TLS))) {
 		/* An explicit port 465 still means implicit TLS. */
 		acct->tls = has && acct->port == 465 ? TLS_MODE_IMPLICIT
 			    : has && acct->port == 587 ? TLS_MODE_STARTTLS : p->tls;
-		acct->set_mask |= 1u << KEY_TLS;
+		acct->set_mask |= KEY_BIT(KEY_TLS);
 	}
 	if (!has) {
 		acct->port = acct->tls == p->tls ? p->port : acct->tls == TLS_MODE_IMPLICIT ? 465 : 587;
-		acct->set_mask |= 1u << KEY_PORT;
+		acct->set_mask |= KEY_BIT(KEY_PORT);
 	}
-	if (!(acct->set_mask & (1u << KEY_USER)) && p->user != NULL) {
+	if (!(acct->set_mask & KEY_BIT(KEY_USER)) && p->user != NULL) {
 		acct->user = (char *)p->user;
-		acct->set_mask |= 1u << KEY_USER;
+		acct->set_mask |= KEY_BIT(KEY_USER);
 	}
-	return true;
+	return apply_oauth(acct, r);
 }
 
 struct hint {

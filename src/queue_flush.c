@@ -283,7 +283,7 @@ static void flush_one(struct flush *fl, const struct account *acct, struct relay
 static void flush_account(struct flush *fl, struct entry *e, size_t n)
 {
 	struct account acct;
-	struct secret secret = { NULL, 0 };
+	struct secret secret = { NULL, 0, NULL };
 	struct relay_link link = { .conn.fd = -1 };
 	bool connected = false;
 	struct result r;

@@ -11,49 +11,15 @@
 
 #include "i18n.h"
 #include "log.h"
-#include "sasl.h"
 #include "smtp.h"
+#include "smtp_internal.h"
 #include "smtp_reply.h"
 
-#define SMTP_LINE_MAX 2048
 #define BODY_CHUNK (256 * 1024)
-
-enum {
-	CAP_STARTTLS = 1 << 0, CAP_PIPELINING = 1 << 1, CAP_SIZE = 1 << 2,
-	CAP_8BITMIME = 1 << 3, CAP_AUTH_PLAIN = 1 << 4, CAP_AUTH_LOGIN = 1 << 5,
-	CAP_AUTH = 1 << 6, CAP_DSN = 1 << 7, CAP_SMTPUTF8 = 1 << 8, CAP_CHUNKING = 1 << 9,
-};
-
-struct smtp_session {
-	struct conn *c;
-	struct smtp_outcome *out;
-	const char *ehlo_domain;
-	bool quit_sent;
-	bool broken;            /* the connection cannot carry another message */
-	/* the transaction under way */
-	struct result first;    /* the failure that decides, when nothing is accepted */
-	size_t accepted;        /* recipients accepted */
-	bool mail_failed;
-	bool data_sent;
-	bool use_bdat;          /* RFC 3030: content in one BDAT LAST chunk */
-	const struct account *acct;
-	const struct envelope *env;
-	struct smtp_reply reply;
-	unsigned caps;
-	uintmax_t size_limit;
-	char auth_offered[256];
-	char capabilities[1024];
-	/* Of the session, for every message's outcome: an outcome given to an
-	 * earlier smtp_send() may be gone (the service's threads). */
-	char tls[sizeof ((struct smtp_outcome *)0)->tls];
-	const char *auth_mechanism;
-	char line[SMTP_LINE_MAX];
-	struct result *r;
-};
 
 /* ---- replies ----------------------------------------------------------- */
 
-static bool read_reply(struct smtp_session *s, const char *step)
+bool smtp_read_reply(struct smtp_session *s, const char *step)
 {
 	struct timespec deadline;
 	const char *error = NULL;
@@ -102,7 +68,7 @@ static bool reply_unexpected(struct smtp_session *s, const char *step)
 
 /* A reply that is not the one wanted: 4xx is temporary, 5xx uses perm,
  * any other class is a protocol error. */
-static bool reply_failed(struct smtp_session *s, const char *step, enum result_class perm)
+bool smtp_reply_failed(struct smtp_session *s, const char *step, enum result_class perm)
 {
 	char summary[480];
 	int cls = s->reply.code / 100;
@@ -117,20 +83,20 @@ static bool reply_failed(struct smtp_session *s, const char *step, enum result_c
 			   _("%s: the server replied: %s"), step, summary);
 }
 
-static bool expect(struct smtp_session *s, const char *step, int want_class, enum result_class perm)
+bool smtp_expect(struct smtp_session *s, const char *step, int want_class, enum result_class perm)
 {
-	if (!read_reply(s, step))
+	if (!smtp_read_reply(s, step))
 		return false;
 	if (s->reply.code / 100 != want_class)
-		return reply_failed(s, step, perm);
+		return smtp_reply_failed(s, step, perm);
 	return true;
 }
 
-static bool send_and_expect(struct smtp_session *s, const char *command, const char *step,
+bool smtp_send_and_expect(struct smtp_session *s, const char *command, const char *step,
 			    int want_class, enum result_class perm)
 {
 	return conn_command(s->c, command, s->r) && conn_flush(s->c, s->r) &&
-	       expect(s, step, want_class, perm);
+	       smtp_expect(s, step, want_class, perm);
 }
 
 /* ---- EHLO ------------------------------------------------------------- */
@@ -168,16 +134,8 @@ static void note_capability(struct smtp_session *s, const char *kw, size_t len)
 		char *mech = tok[4] == '=' ? tok + 5 : strtok_r(NULL, " ", &save);
 
 		s->caps |= CAP_AUTH;
-		for (; mech != NULL; mech = strtok_r(NULL, " ", &save)) {
-			if (strcasecmp(mech, "PLAIN") == 0)
-				s->caps |= CAP_AUTH_PLAIN;
-			else if (strcasecmp(mech, "LOGIN") == 0)
-				s->caps |= CAP_AUTH_LOGIN;
-			if (strlen(s->auth_offered) + strlen(mech) + 2 < sizeof s->auth_offered) {
-				strcat(s->auth_offered, s->auth_offered[0] ? " " : "");
-				strcat(s->auth_offered, mech);
-			}
-		}
+		for (; mech != NULL; mech = strtok_r(NULL, " ", &save))
+			smtp_auth_offered(s, mech);
 	}
 }
 
@@ -189,19 +147,20 @@ static bool ehlo(struct smtp_session *s)
 	s->caps = 0;
 	s->size_limit = 0;
 	s->auth_offered[0] = '\0';
+	s->auth_mechs = 0;
 	/* A cut name would still be sent; a name this long is no host name. */
 	if (snprintf(command, sizeof command, "EHLO %s", s->ehlo_domain) >= (int)sizeof command)
 		return result_fail(s->r, RESULT_CONFIG, _("the EHLO domain is longer than %zu bytes"),
 				   sizeof command - 6);
-	if (!conn_command(s->c, command, s->r) || !conn_flush(s->c, s->r) || !read_reply(s, "EHLO"))
+	if (!conn_command(s->c, command, s->r) || !conn_flush(s->c, s->r) || !smtp_read_reply(s, "EHLO"))
 		return false;
 	if (s->reply.code / 100 != 2) {
 		/* Only a server that knows no ESMTP may get HELO, and only when
 		 * no extension (STARTTLS, AUTH) is needed. */
 		if (s->reply.code / 100 != 5 || s->acct->tls != TLS_MODE_OFF || s->acct->user != NULL)
-			return reply_failed(s, "EHLO", RESULT_PERMFAIL);
+			return smtp_reply_failed(s, "EHLO", RESULT_PERMFAIL);
 		snprintf(command, sizeof command, "HELO %s", s->ehlo_domain);
-		return send_and_expect(s, command, "HELO", 2, RESULT_PERMFAIL);
+		return smtp_send_and_expect(s, command, "HELO", 2, RESULT_PERMFAIL);
 	}
 	s->capabilities[0] = '\0';
 	for (unsigned i = 1; i < s->reply.n_lines; i++) {
@@ -234,86 +193,12 @@ static bool starttls(struct smtp_session *s)
 		return result_fail(s->r, RESULT_NOPERM,
 				   _("%s does not offer STARTTLS; refusing to continue without TLS (tls = starttls)"),
 				   s->acct->host);
-	if (!send_and_expect(s, "STARTTLS", "STARTTLS", 2, RESULT_NOPERM))
+	if (!smtp_send_and_expect(s, "STARTTLS", "STARTTLS", 2, RESULT_NOPERM))
 		return false;
 	if (!conn_starttls(s->c, &p, s->r))
 		return false;
 	/* RFC 3207: forget everything learnt before TLS and ask again. */
 	return ehlo(s);
-}
-
-/* ---- AUTH ------------------------------------------------------------- */
-
-static const char *choose_mechanism(struct smtp_session *s)
-{
-	switch (s->acct->auth) {
-	case AUTH_CHOICE_PLAIN:
-		return (s->caps & CAP_AUTH_PLAIN) ? "PLAIN" : NULL;
-	case AUTH_CHOICE_LOGIN:
-		return (s->caps & CAP_AUTH_LOGIN) ? "LOGIN" : NULL;
-	case AUTH_CHOICE_AUTO:
-		break;
-	}
-	/* PLAIN needs one round trip, LOGIN two; both only inside TLS. */
-	if (s->caps & CAP_AUTH_PLAIN)
-		return "PLAIN";
-	if (s->caps & CAP_AUTH_LOGIN)
-		return "LOGIN";
-	return NULL;
-}
-
-/* Each response is wiped as soon as it is sent, not after the reply: a
- * relay that stalls must not keep it in memory. */
-static bool auth_plain(struct smtp_session *s, const struct secret *secret)
-{
-	char *response = NULL;
-	bool ok = sasl_plain(s->acct->user, secret->data, &response, s->r) &&
-		  conn_command_secret(s->c, "AUTH PLAIN ", response, s->r) &&
-		  conn_flush(s->c, s->r);
-
-	sasl_free(response);
-	ok = ok && read_reply(s, "AUTH");
-	if (ok && s->reply.code == 334)         /* server ignored the initial response */
-		return result_fail(s->r, RESULT_PROTOCOL, _("AUTH: the server did not accept an initial response"));
-	return ok;
-}
-
-static bool auth_login(struct smtp_session *s, const struct secret *secret)
-{
-	char *user = NULL, *pass = NULL;
-	bool ok = sasl_base64(s->acct->user, &user, s->r) &&
-		  send_and_expect(s, "AUTH LOGIN", "AUTH", 3, RESULT_NOPERM) &&
-		  conn_command_secret(s->c, "", user, s->r) && conn_flush(s->c, s->r) &&
-		  expect(s, "AUTH", 3, RESULT_NOPERM) &&
-		  sasl_base64(secret->data, &pass, s->r) &&
-		  conn_command_secret(s->c, "", pass, s->r) && conn_flush(s->c, s->r);
-
-	sasl_free(user);
-	sasl_free(pass);
-	return ok && read_reply(s, "AUTH");
-}
-
-static bool authenticate(struct smtp_session *s, const struct secret *secret, struct smtp_outcome *out)
-{
-	const char *mech;
-
-	if (secret->data == NULL)
-		return true;
-	if (s->c->tls == NULL)  /* config forbids it; never send a password in clear */
-		return result_fail(s->r, RESULT_NOPERM, _("refusing to authenticate without TLS"));
-	if (!(s->caps & CAP_AUTH))
-		return result_fail(s->r, RESULT_NOPERM,
-				   _("%s does not offer AUTH, but the account sets user"), s->acct->host);
-	mech = choose_mechanism(s);
-	if (mech == NULL)
-		return result_fail(s->r, RESULT_NOPERM,
-				   _("no usable AUTH mechanism (the server offers: %s)"), s->auth_offered);
-	out->auth_mechanism = mech;
-	if (!(strcmp(mech, "PLAIN") == 0 ? auth_plain(s, secret) : auth_login(s, secret)))
-		return false;
-	if (s->reply.code != 235)
-		return reply_failed(s, "AUTH", RESULT_NOPERM);
-	return true;
 }
 
 /* ---- transaction ------------------------------------------------------ */
@@ -449,7 +334,7 @@ static bool queue_envelope(struct smtp_session *s, off_t size)
 	if (!build_mail(s, size, &c) || !conn_command(s->c, c.text, s->r))
 		return false;
 	if (!(s->caps & CAP_PIPELINING)) {
-		if (!conn_flush(s->c, s->r) || !read_reply(s, "MAIL FROM"))
+		if (!conn_flush(s->c, s->r) || !smtp_read_reply(s, "MAIL FROM"))
 			return false;
 		if (!note_mail_reply(s))
 			return true;    /* refused: no RCPT, no DATA */
@@ -475,7 +360,7 @@ static bool note_mail_reply(struct smtp_session *s)
 {
 	s->mail_failed = s->reply.code / 100 != 2;
 	if (s->mail_failed) {
-		reply_failed(s, "MAIL FROM", RESULT_PERMFAIL);
+		smtp_reply_failed(s, "MAIL FROM", RESULT_PERMFAIL);
 		s->first = *s->r;
 	}
 	return !s->mail_failed;
@@ -493,7 +378,7 @@ static bool read_rcpt_reply(struct smtp_session *s, size_t i)
 	snprintf(step, sizeof step, "RCPT TO:<%s>", s->env->recipients.items[i]);
 	if (i >= SMTP_MAX_STATUS)       /* envelope_fits() refused such envelopes */
 		return result_fail(s->r, RESULT_SOFTWARE, _("%s: no room for the recipient's status"), step);
-	if (!read_reply(s, step))
+	if (!smtp_read_reply(s, step))
 		return false;
 	cls = s->reply.code / 100;
 	s->out->rcpt_status[i] = cls == 2 ? 0 : cls == 4 ? 4 : 5;
@@ -504,7 +389,7 @@ static bool read_rcpt_reply(struct smtp_session *s, size_t i)
 	if (s->mail_failed)
 		return true;    /* after a refused MAIL the 503s say nothing new */
 	s->out->n_rejected++;
-	reply_failed(s, step, RESULT_NOUSER);
+	smtp_reply_failed(s, step, RESULT_NOUSER);
 	if (cls == 4 && s->out->temp_rejection[0] == '\0')
 		snprintf(s->out->temp_rejection, sizeof s->out->temp_rejection, "%s", s->r->msg);
 	if (s->first.cls == RESULT_OK || (s->first.cls == RESULT_TEMPFAIL && cls != 4)) {
@@ -522,7 +407,7 @@ static bool check_envelope_replies(struct smtp_session *s)
 	bool refused;
 
 	if (s->caps & CAP_PIPELINING) {
-		if (!read_reply(s, "MAIL FROM"))
+		if (!smtp_read_reply(s, "MAIL FROM"))
 			return false;
 		note_mail_reply(s);
 		for (size_t i = 0; i < s->env->recipients.n; i++) {
@@ -541,7 +426,7 @@ static bool check_envelope_replies(struct smtp_session *s)
 			*s->r = s->first;
 		return !refused;
 	}
-	if (!read_reply(s, "DATA"))
+	if (!smtp_read_reply(s, "DATA"))
 		return false;
 	if (refused) {
 		/* A 354 here would take the content: dropping the connection is the
@@ -550,7 +435,7 @@ static bool check_envelope_replies(struct smtp_session *s)
 		return false;
 	}
 	if (s->reply.code != 354)
-		return reply_failed(s, "DATA", RESULT_PERMFAIL);
+		return smtp_reply_failed(s, "DATA", RESULT_PERMFAIL);
 	return true;
 }
 
@@ -663,15 +548,15 @@ static bool transfer(struct smtp_session *s, const struct message *msg, bool las
 		return s->broken = true, false;
 	if (s->use_bdat && s->data_sent && !check_envelope_replies(s)) {
 		/* Nobody took it: the BDAT reply refuses the content too. */
-		if (!read_reply(s, "BDAT"))
+		if (!smtp_read_reply(s, "BDAT"))
 			return s->broken = true, false;
 		*s->r = s->first;
 		return false;
 	}
-	if (!read_reply(s, s->use_bdat ? "BDAT" : _("end of data")))
+	if (!smtp_read_reply(s, s->use_bdat ? "BDAT" : _("end of data")))
 		return s->broken = true, false;
 	if (s->reply.code / 100 != 2)
-		return reply_failed(s, s->use_bdat ? "BDAT" : _("end of data"), RESULT_PERMFAIL);
+		return smtp_reply_failed(s, s->use_bdat ? "BDAT" : _("end of data"), RESULT_PERMFAIL);
 	snprintf(s->out->final_reply, sizeof s->out->final_reply, "%s",
 		 reply_summary(s, summary, sizeof summary));
 	/* Refused recipients of a partial delivery are in out, not in r. */
@@ -697,11 +582,11 @@ bool smtp_open(struct conn *c, const struct account *acct, const struct secret *
 	s->acct = acct;
 	s->ehlo_domain = ehlo_domain;
 	s->r = r;
-	ok = expect(s, _("greeting"), 2, RESULT_PERMFAIL) && ehlo(s) &&
+	ok = smtp_expect(s, _("greeting"), 2, RESULT_PERMFAIL) && ehlo(s) &&
 	     (acct->tls != TLS_MODE_STARTTLS || starttls(s));
 	if (ok && c->tls != NULL)
 		tls_describe(c->tls, out->tls, sizeof out->tls);
-	ok = ok && authenticate(s, secret, out);
+	ok = ok && smtp_authenticate(s, secret, out);
 	if (!ok) {
 		free(s);
 		return false;
@@ -737,7 +622,7 @@ bool smtp_send(struct smtp_session *s, const struct envelope *env, const struct 
 
 		s->r = &ignored;
 		if (!(conn_command(s->c, "RSET", s->r) && conn_flush(s->c, s->r) &&
-		      expect(s, "RSET", 2, RESULT_PERMFAIL)))
+		      smtp_expect(s, "RSET", 2, RESULT_PERMFAIL)))
 			s->broken = true;
 		s->r = r;
 	}
@@ -769,7 +654,7 @@ void smtp_close(struct smtp_session *s)
 	 * answering QUIT changes nothing. */
 	s->r = &ignored;
 	if (!s->broken && (s->quit_sent || (conn_command(s->c, "QUIT", s->r) && conn_flush(s->c, s->r))))
-		read_reply(s, "QUIT");
+		smtp_read_reply(s, "QUIT");
 	free(s);
 }
 

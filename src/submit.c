@@ -60,7 +60,7 @@ static void try_fallbacks(const struct submit_ctx *ctx, const struct envelope *e
 
 	for (int hop = 0; next != NULL && r->cls == RESULT_TEMPFAIL; hop++) {
 		struct account alt;
-		struct secret secret = { NULL, 0 };
+		struct secret secret = { NULL, 0, NULL };
 		struct result tried;
 
 		result_clear(&tried);

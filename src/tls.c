@@ -302,6 +302,37 @@ bool tls_peer_info(struct tls *tls, char *subject, size_t subject_size, char *is
 	return ok;
 }
 
+/* RFC 9266 defines tls-exporter only where the exporter is unique to the
+ * connection: TLS 1.3, or TLS 1.2 with the extended master secret. */
+bool tls_channel_binding(struct tls *tls, unsigned char *out, size_t size, size_t *len)
+{
+#if GNUTLS_VERSION_NUMBER >= 0x030702
+	gnutls_protocol_t version = gnutls_protocol_get_version(tls->session);
+	gnutls_datum_t cb = { NULL, 0 };
+	bool ok;
+
+	*len = 0;
+	if (version != GNUTLS_TLS1_3 &&
+	    !(version == GNUTLS_TLS1_2 && gnutls_session_ext_master_secret_status(tls->session)))
+		return false;
+	if (gnutls_session_channel_binding(tls->session, GNUTLS_CB_TLS_EXPORTER, &cb) < 0)
+		return false;
+	ok = cb.size > 0 && cb.size <= size;
+	if (ok) {
+		memcpy(out, cb.data, cb.size);
+		*len = cb.size;
+	}
+	gnutls_free(cb.data);
+	return ok;
+#else
+	(void)tls;
+	(void)out;
+	(void)size;
+	*len = 0;
+	return false;
+#endif
+}
+
 void tls_free(struct tls *tls)
 {
 	if (tls == NULL)

@@ -58,19 +58,68 @@ lines up to N octets, for addresses of 998)  --max-concurrent K (a connection
 beyond K admitted ones at once gets "421 4.7.0 Too many connections" at the
 greeting, logged as "FAULT greeting throttle").
 Stops on SIGTERM/SIGINT, or when the process that started it is gone.
+
+SASL beyond PLAIN and LOGIN (--auth-mechs lists what EHLO offers, in that
+order; names not implemented here are offered too and answered 504):
+  XOAUTH2, OAUTHBEARER (RFC 7628)  with --oauth-dir DIR: the bearer token must
+      be in DIR/tokens.json (written by oauth_server.py), unexpired, and for
+      the user named (XOAUTH2 user=, OAUTHBEARER a=); tokens of user "app"
+      (client_credentials) are good for any user.  OAUTHBEARER must also carry
+      host= (localhost, 127.0.0.1 or ::1) and port= (the port connected to),
+      else 501.  A bad token gets the error challenge (334 base64 JSON:
+      XOAUTH2 {"status":"401","schemes":"bearer","scope":"https://mail.google.com/"},
+      OAUTHBEARER {"status":"invalid_token","schemes":"bearer",
+      "scope":"https://mail.example/smtp"}); the client's dummy response
+      (XOAUTH2: an empty line, OAUTHBEARER: "AQ==") is checked and answered
+      "535 5.7.8 Username and Password not accepted" ("*": 501).
+      --oauth-no-challenge: "535 5.7.3 Authentication unsuccessful" at once
+      (Microsoft 365).  AUTH lines up to 16384 octets are accepted then.
+  SCRAM-SHA-256, SCRAM-SHA-256-PLUS (RFC 5802, 7677; tls-exporter channel
+      binding, RFC 9266, taken from the live TLS session) against --users,
+      random salt per user, --scram-iterations N (4096).  server-final "v=" is
+      a 334 challenge; the client answers with an empty line, then 235.
+      --scram-fake-signature: a wrong v= (the client should answer "*": 501);
+      --scram-server-error: "e=other-error" instead of v=.
+  CRAM-MD5 (RFC 2195) against --users.
+A failed AUTH can be followed by another on the same connection.
+
+Each AUTH outcome adds "<conn-id> AUTH-RESULT <MECH> <outcome> [words]
+[key=value...]" to commands.log after the "<conn-id> AUTH <MECH>" line:
+  ok user=U                         (SCRAM: cb=tls-exporter|none;
+                                     OAUTHBEARER: hostport=ok)
+  bad-credentials [user=U]          PLAIN, LOGIN, CRAM-MD5 (unknown-user too)
+  invalid-token reason=R challenge=sent|none [hostport=ok]
+        R: unknown-token expired wrong-user no-store no-oauth-dir
+  dummy-response ok|bad|aborted     (after challenge=sent)
+  malformed [hostport=missing|bad]  bad-base64  aborted  too-long
+  SCRAM: bad-proof user=U, unknown-user user=U, bad-nonce, bad-cb (c= not
+        the expected binding), cb-type (p= other than tls-exporter),
+        cb-missing (-PLUS without p=), cb-not-plus (p= with plain SCRAM),
+        downgrade ("y" while -PLUS is offered), mandatory-extension,
+        bad-final-response, aborted-after-final,
+        fake-signature-sent / server-error-sent user=U cb=..., then
+        client-answer aborted|empty|other (a client that answers the fake
+        signature with an empty line gets 235: the test sees it)
 """
 import argparse
 import asyncio
+import base64
+import binascii
 import collections
+import ctypes
+import hashlib
+import hmac
 import json
 import logging
 import os
 import signal
 import ssl
 import sys
+import time
 import warnings
 
-from aiosmtpd.smtp import SMTP, AuthResult, LoginPassword, TLSSetupException
+from aiosmtpd.smtp import (SMTP, AuthResult, LoginPassword, TLSSetupException,
+                           auth_mechanism)
 
 warnings.filterwarnings("ignore", category=DeprecationWarning)
 logging.getLogger("mail.log").addFilter(lambda r: "login_data" not in r.getMessage())
@@ -86,6 +135,13 @@ class State:
     def __init__(self, args):
         self.dir = args.dir
         self.users = dict(u.split(":", 1) for u in args.users.split(",") if u)
+        # SCRAM: a random salt per user, keys derived once (RFC 5802 3).
+        self.scram = {}
+        if any(m.startswith("SCRAM-") for m in args.mech_list):
+            for user, password in self.users.items():
+                salt = os.urandom(16)
+                self.scram[user] = (salt,) + scram_keys(password, salt, args.scram_iterations)
+        self.exporter = TlsExporter() if "SCRAM-SHA-256-PLUS" in args.mech_list else None
         self.counter = 0
         self.conn_counter = 0
         self.open = 0               # connections open now
@@ -155,8 +211,12 @@ class Handler:
         session.host_name = hostname
         out = []
         for r in responses:
-            if r.startswith("250-AUTH") and not r[len("250-AUTH"):].strip():
-                continue  # no mechanism left to offer
+            if r.startswith("250-AUTH"):
+                # In the order of --auth-mechs (aiosmtpd sorts them).
+                mechs = server.offered_mechs()
+                if not mechs:
+                    continue  # no mechanism left to offer
+                r = "250-AUTH " + " ".join(mechs)
             out.append(r)
         extra = []
         if server.relay_args.size == 0:
@@ -228,7 +288,438 @@ class LoggingMethods(dict):
         return super().get(key, default)
 
 
-class RelaySMTP(SMTP):
+# ---- SASL mechanisms beyond aiosmtpd's PLAIN and LOGIN -------------------------
+
+OAUTH_MECHS = ("XOAUTH2", "OAUTHBEARER")
+KNOWN_MECHS = ("PLAIN", "LOGIN", "CRAM-MD5", "SCRAM-SHA-256", "SCRAM-SHA-256-PLUS") + OAUTH_MECHS
+# RFC 7628 3.2.2 error challenges: Google's for XOAUTH2, the RFC's for OAUTHBEARER.
+OAUTH_ERRORS = {
+    "XOAUTH2": {"status": "401", "schemes": "bearer", "scope": "https://mail.google.com/"},
+    "OAUTHBEARER": {"status": "invalid_token", "schemes": "bearer",
+                    "scope": "https://mail.example/smtp"},
+}
+# RFC 4954 4: an AUTH command line may be up to 12288 octets; room for a
+# Microsoft-sized token (~1500 characters, base64 of more) with margin.
+AUTH_LINE_LIMIT = 16384
+CB_LABEL = b"EXPORTER-Channel-Binding"  # RFC 9266
+
+
+class TlsExporter:
+    """RFC 9266 tls-exporter of a live ssl.SSLObject/SSLSocket: Python's ssl
+    module hides SSL_export_keying_material, so call libssl (the library _ssl
+    itself is linked with, already in the process) on the object's SSL*."""
+
+    def __init__(self):
+        self.lib = ctypes.CDLL("libssl.so.3")
+        f = self.lib.SSL_export_keying_material
+        f.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_size_t, ctypes.c_char_p,
+                      ctypes.c_size_t, ctypes.c_char_p, ctypes.c_size_t, ctypes.c_int]
+        f.restype = ctypes.c_int
+        self.lib.SSL_get_version.argtypes = [ctypes.c_void_p]
+        self.lib.SSL_get_version.restype = ctypes.c_char_p
+
+    def __call__(self, obj):
+        # CPython's PySSLSocket: PyObject_HEAD (2 pointers), Socket, then SSL *ssl.
+        inner = obj._sslobj
+        ptr = ctypes.c_void_p.from_address(id(inner) + 3 * ctypes.sizeof(ctypes.c_void_p)).value
+        if not ptr or self.lib.SSL_get_version(ptr).decode() != obj.version():
+            raise RuntimeError("cannot find the SSL* of the connection")
+        out = ctypes.create_string_buffer(32)
+        if self.lib.SSL_export_keying_material(ptr, out, 32, CB_LABEL, len(CB_LABEL),
+                                               None, 0, 0) != 1:
+            raise RuntimeError("SSL_export_keying_material failed")
+        return out.raw
+
+
+def scram_keys(password, salt, iterations):
+    """RFC 5802 3: (StoredKey, ServerKey) of a password (ASCII: no SASLprep)."""
+    salted = hashlib.pbkdf2_hmac("sha256", password.encode(), salt, iterations)
+    client_key = hmac.new(salted, b"Client Key", hashlib.sha256).digest()
+    server_key = hmac.new(salted, b"Server Key", hashlib.sha256).digest()
+    return hashlib.sha256(client_key).digest(), server_key
+
+
+def scram_attrs(text):
+    """"a=1,b=2" -> [("a", "1"), ("b", "2")], or None when malformed."""
+    out = []
+    for part in text.split(","):
+        if len(part) < 2 or part[1] != "=" or not part[0].isalpha():
+            return None
+        out.append((part[0], part[2:]))
+    return out
+
+
+def saslname(text):
+    """RFC 5802 saslname: =2C and =3D are the only escapes; None when bad."""
+    if text is None:
+        return None
+    out, i = [], 0
+    while i < len(text):
+        if text[i] == ",":
+            return None
+        if text[i] == "=":
+            esc = text[i:i + 3]
+            if esc not in ("=2C", "=3D"):
+                return None
+            out.append("," if esc == "=2C" else "=")
+            i += 3
+            continue
+        out.append(text[i])
+        i += 1
+    return "".join(out)
+
+
+class SaslMixin:
+    """AUTH XOAUTH2, OAUTHBEARER, SCRAM-SHA-256(-PLUS) and CRAM-MD5 for RelaySMTP.
+    Each outcome is logged as "AUTH-RESULT <MECH> <outcome> [key=value...]"."""
+
+    def auth_log(self, mech, outcome, *words, **kv):
+        self.log(" ".join(["AUTH-RESULT", mech, outcome] + list(words) +
+                          ["%s=%s" % (k.replace("_", "-"), v) for k, v in kv.items()]))
+
+    def auth_ok(self, mech, user, **kv):
+        self.auth_log(mech, "ok", user=user, **kv)
+        self.auth_mech = mech
+        self.auth_user = user
+        return AuthResult(success=True, auth_data=LoginPassword(user.encode(), b""),
+                          message="235 2.7.0 Authentication successful")
+
+    async def sasl_line(self):
+        """The client's next line in an exchange: ("ok", bytes) or ("cancel" |
+        "eof" | "too-long", None); the raw line is not decoded."""
+        try:
+            line = await self._reader.readline()
+        except (ValueError, asyncio.LimitOverrunError):
+            return "too-long", None
+        if not line.endswith(b"\n"):
+            return "eof", None
+        line = line.rstrip(b"\r\n")
+        if line == b"*":
+            return "cancel", None
+        return "ok", line
+
+    async def sasl_response(self, mech, challenge):
+        """Send "334 base64(challenge)", read the answer: its decoded bytes, or
+        None when the exchange ended (the reply sent, the outcome logged)."""
+        await self.push("334 " + base64.b64encode(challenge).decode())
+        how, line = await self.sasl_line()
+        if how == "ok":
+            try:
+                return base64.b64decode(line, validate=True)
+            except binascii.Error:
+                how = "bad-base64"
+        self.auth_log(mech, how if how != "cancel" else "aborted")
+        if how == "cancel":
+            await self.push("501 5.7.0 Authentication aborted")
+        elif how == "too-long":
+            await self.push("500 5.5.6 Authentication exchange line too long")
+        elif how == "bad-base64":
+            await self.push("501 5.5.2 Cannot decode base64")
+        return None
+
+    async def initial(self, mech, args):
+        """The initial response (RFC 4954: "=" is an empty one), or a 334
+        empty challenge and the answer."""
+        if len(args) > 1:
+            if args[1] == "=":
+                return b""
+            try:
+                return base64.b64decode(args[1], validate=True)
+            except binascii.Error:
+                self.auth_log(mech, "bad-base64")
+                await self.push("501 5.5.2 Cannot decode base64")
+                return None
+        return await self.sasl_response(mech, b"")
+
+    def failed(self):
+        return AuthResult(success=False, handled=True)
+
+    # ---- OAuth 2.0 bearer tokens -------------------------------------------------
+
+    def check_token(self, user, token):
+        """"ok" (and the token's user) or why the token is refused."""
+        path = self.relay_args.oauth_dir
+        if not path:
+            return "no-oauth-dir", None
+        try:
+            with open(os.path.join(path, "tokens.json")) as f:
+                store = json.load(f)
+        except (OSError, ValueError):
+            return "no-store", None
+        entry = store.get(token)
+        if not isinstance(entry, dict):
+            return "unknown-token", None
+        if entry.get("revoked") or float(entry.get("expires", 0)) <= time.time():
+            return "expired", None
+        owner = entry.get("user")
+        if owner == "app":
+            return "ok", user or "app"
+        if user is not None and user != owner:
+            return "wrong-user", None
+        return "ok", owner
+
+    def parse_xoauth2(self, data):
+        """"user=U^Aauth=Bearer T^A^A" -> (user, token) or None."""
+        if not data.endswith(b"\x01\x01"):
+            return None
+        fields = data[:-2].split(b"\x01")
+        if len(fields) != 2 or not fields[0].startswith(b"user=") or \
+                not fields[1].startswith(b"auth="):
+            return None
+        return self.bearer(fields[0][5:].decode("utf-8", "replace"), fields[1][5:])
+
+    @staticmethod
+    def bearer(user, auth):
+        scheme, _, token = auth.partition(b" ")
+        if scheme.lower() != b"bearer" or not token or b" " in token:
+            return None
+        return user, token.decode("ascii", "replace")
+
+    def parse_oauthbearer(self, data):
+        """RFC 7628 3.1 -> (user or None, token, hostport verdict) or None."""
+        header, sep, rest = data.partition(b"\x01")
+        parts = header.decode("utf-8", "replace").split(",")
+        if not sep or len(parts) != 3 or parts[0] not in ("n", "y") or parts[2] != "" or \
+                not rest.endswith(b"\x01\x01"):
+            return None
+        user = None
+        if parts[1]:
+            if not parts[1].startswith("a="):
+                return None
+            user = saslname(parts[1][2:])
+            if not user:
+                return None
+        kv = {}
+        for pair in rest[:-2].split(b"\x01"):
+            key, eq, value = pair.partition(b"=")
+            if not eq or not key.isalpha() or key.decode() in kv:
+                return None
+            kv[key.decode()] = value
+        if "auth" not in kv:
+            return None
+        got = self.bearer(user, kv["auth"])
+        if got is None:
+            return None
+        return got[0], got[1], self.hostport(kv)
+
+    def hostport(self, kv):
+        """"ok" when host= names this loopback relay and port= is the port the
+        client connected to; "missing" or "bad" otherwise."""
+        if "host" not in kv or "port" not in kv:
+            return "missing"
+        sock = self.transport.get_extra_info("sockname") if self.transport else None
+        host = kv["host"].decode("ascii", "replace")
+        if host not in ("localhost", "127.0.0.1", "::1", "[::1]") or \
+                sock is None or kv["port"] != str(sock[1]).encode():
+            return "bad"
+        return "ok"
+
+    async def oauth(self, mech, args):
+        data = await self.initial(mech, args)
+        if data is None:
+            return self.failed()
+        if mech == "XOAUTH2":
+            got, hostport = self.parse_xoauth2(data), None
+        else:
+            parsed = self.parse_oauthbearer(data)
+            got, hostport = (parsed[:2], parsed[2]) if parsed else (None, None)
+        extra = {} if hostport is None else {"hostport": hostport}
+        if got is None or hostport in ("missing", "bad"):
+            self.auth_log(mech, "malformed", **extra)
+            await self.push("501 5.5.2 Malformed %s response" % mech)
+            return self.failed()
+        verdict, user = self.check_token(*got)
+        if verdict == "ok":
+            return self.auth_ok(mech, user, **extra)
+        if self.relay_args.oauth_no_challenge:
+            self.auth_log(mech, "invalid-token", reason=verdict, challenge="none", **extra)
+            await self.push("535 5.7.3 Authentication unsuccessful")
+            return self.failed()
+        # Logged now: a client that hangs up cancels this handler.
+        self.auth_log(mech, "invalid-token", reason=verdict, challenge="sent", **extra)
+        # RFC 7628 3.2.2: the error challenge; the client answers with a dummy
+        # response (OAUTHBEARER: %x01; XOAUTH2, Google: an empty line).
+        await self.push("334 " + base64.b64encode(
+            json.dumps(OAUTH_ERRORS[mech], separators=(",", ":")).encode()).decode())
+        how, line = await self.sasl_line()
+        want = b"AQ==" if mech == "OAUTHBEARER" else b""
+        dummy = "ok" if how == "ok" and line == want else (
+            "aborted" if how == "cancel" else how if how != "ok" else "bad")
+        self.auth_log(mech, "dummy-response", dummy)
+        if how == "cancel":
+            await self.push("501 5.7.0 Authentication aborted")
+        elif how != "eof":
+            await self.push("535 5.7.8 Username and Password not accepted")
+        return self.failed()
+
+    @auth_mechanism("XOAUTH2")
+    async def auth_XOAUTH2(self, _, args):
+        return await self.oauth("XOAUTH2", args)
+
+    @auth_mechanism("OAUTHBEARER")
+    async def auth_OAUTHBEARER(self, _, args):
+        return await self.oauth("OAUTHBEARER", args)
+
+    # ---- CRAM-MD5 (RFC 2195) ---------------------------------------------------
+
+    @auth_mechanism("CRAM-MD5")
+    async def auth_CRAM_MD5(self, _, args):
+        mech = "CRAM-MD5"
+        if len(args) > 1:
+            self.auth_log(mech, "malformed", reason="initial-response")
+            await self.push("501 5.5.2 CRAM-MD5 takes no initial response")
+            return self.failed()
+        challenge = ("<%d.%d@relay.test>" % (int.from_bytes(os.urandom(6), "big"),
+                                              int(time.time()))).encode()
+        data = await self.sasl_response(mech, challenge)
+        if data is None:
+            return self.failed()
+        user, _, digest = data.decode("utf-8", "replace").rpartition(" ")
+        password = self.state.users.get(user)
+        if password is not None and hmac.compare_digest(
+                digest, hmac.new(password.encode(), challenge, hashlib.md5).hexdigest()):
+            return self.auth_ok(mech, user)
+        self.auth_log(mech, "bad-credentials" if password is not None else "unknown-user",
+                      user=user or "-")
+        await self.push("535 5.7.8 Authentication credentials invalid")
+        return self.failed()
+
+    # ---- SCRAM-SHA-256 and -PLUS (RFC 5802, 7677, 9266) --------------------------
+
+    @auth_mechanism("SCRAM-SHA-256")
+    async def auth_SCRAM_SHA_256(self, _, args):
+        return await self.scram("SCRAM-SHA-256", args, False)
+
+    @auth_mechanism("SCRAM-SHA-256-PLUS")
+    async def auth_SCRAM_SHA_256_PLUS(self, _, args):
+        return await self.scram("SCRAM-SHA-256-PLUS", args, True)
+
+    async def scram_refuse(self, mech, outcome, reply="535 5.7.8 Authentication credentials invalid",
+                           **kv):
+        self.auth_log(mech, outcome, **kv)
+        await self.push(reply)
+        return self.failed()
+
+    def scram_first(self, mech, plus, data):
+        """Checks client-first: (gs2 header, user, client nonce) or the outcome."""
+        text = data.decode("utf-8", "replace")
+        parts = text.split(",", 2)
+        if len(parts) != 3:
+            return "malformed"
+        flag, authzid, bare = parts
+        if authzid and not authzid.startswith("a="):
+            return "malformed"
+        attrs = scram_attrs(bare)
+        if not attrs or len(attrs) < 2 or attrs[0][0] != "n" or attrs[1][0] != "r" or \
+                not attrs[1][1]:
+            return "malformed" if not (attrs and attrs[0][0] == "m") else "mandatory-extension"
+        if plus:
+            if flag != "p=tls-exporter":
+                return "cb-type" if flag.startswith("p=") else "cb-missing"
+        elif flag == "y":
+            if "SCRAM-SHA-256-PLUS" in self.offered_mechs():
+                return "downgrade"
+        elif flag != "n":
+            return "cb-not-plus" if flag.startswith("p=") else "malformed"
+        user = saslname(attrs[0][1])
+        if not user:
+            return "malformed"
+        return flag + "," + authzid + ",", user, attrs[1][1], bare
+
+    def offered_mechs(self):
+        """What EHLO advertises, in the order of --auth-mechs: names this relay
+        does not implement are offered too (and answered 504)."""
+        return [m for m in self.relay_args.mech_list
+                if m in self._auth_methods or m not in KNOWN_MECHS]
+
+    async def scram(self, mech, args, plus):
+        data = await self.initial(mech, args)
+        if data is None:
+            return self.failed()
+        first = self.scram_first(mech, plus, data)
+        if isinstance(first, str):
+            return await self.scram_refuse(mech, first)
+        gs2, user, cnonce, bare = first
+        cbind = gs2.encode()
+        if plus:
+            obj = self.transport.get_extra_info("ssl_object") if self.transport else None
+            if obj is None:
+                return await self.scram_refuse(mech, "no-tls")
+            cbind += self.state.exporter(obj)
+        creds = self.state.scram.get(user)
+        salt, stored, server_key = creds if creds else (os.urandom(16), None, None)
+        nonce = cnonce + base64.b64encode(os.urandom(18)).decode()
+        server_first = "r=%s,s=%s,i=%d" % (nonce, base64.b64encode(salt).decode(),
+                                           self.relay_args.scram_iterations)
+        data = await self.sasl_response(mech, server_first.encode())
+        if data is None:
+            return self.failed()
+        final = data.decode("utf-8", "replace")
+        without_proof, sep, proof = final.rpartition(",p=")
+        attrs = scram_attrs(without_proof) if sep else None
+        if not attrs or len(attrs) < 2 or attrs[0][0] != "c" or attrs[1][0] != "r":
+            return await self.scram_refuse(mech, "malformed")
+        if attrs[1][1] != nonce:
+            return await self.scram_refuse(mech, "bad-nonce")
+        try:
+            got_cb = base64.b64decode(attrs[0][1], validate=True)
+            proof = base64.b64decode(proof, validate=True)
+        except binascii.Error:
+            return await self.scram_refuse(mech, "malformed")
+        if not hmac.compare_digest(got_cb, cbind):
+            return await self.scram_refuse(mech, "bad-cb")
+        auth_message = ",".join((bare, server_first, without_proof)).encode()
+        if stored is None:
+            return await self.scram_refuse(mech, "unknown-user", user=user)
+        signature = hmac.new(stored, auth_message, hashlib.sha256).digest()
+        client_key = bytes(a ^ b for a, b in zip(proof, signature))
+        if len(proof) != 32 or not hmac.compare_digest(
+                hashlib.sha256(client_key).digest(), stored):
+            return await self.scram_refuse(mech, "bad-proof", user=user)
+        return await self.scram_final(mech, user, server_key, auth_message, plus)
+
+    async def scram_final(self, mech, user, server_key, auth_message, plus):
+        """server-final as a 334 challenge, then the client's empty response."""
+        cb = "tls-exporter" if plus else "none"
+        args = self.relay_args
+        if args.scram_server_error:
+            final, outcome = b"e=other-error", "server-error-sent"
+        else:
+            sig = hmac.new(server_key, auth_message, hashlib.sha256).digest()
+            if args.scram_fake_signature:
+                sig, outcome = bytes(b ^ 0x5a for b in sig), "fake-signature-sent"
+            else:
+                outcome = None
+            final = b"v=" + base64.b64encode(sig)
+        if outcome is not None:
+            # Logged now: a client that hangs up cancels this handler.
+            self.auth_log(mech, outcome, user=user, cb=cb)
+        await self.push("334 " + base64.b64encode(final).decode())
+        how, line = await self.sasl_line()
+        if outcome is not None:
+            # The client must give up: "*" (RFC 4954 4) is the right answer.
+            client = "aborted" if how == "cancel" else (
+                "empty" if how == "ok" and line == b"" else how if how != "ok" else "other")
+            self.auth_log(mech, "client-answer", client)
+            if how == "cancel":
+                await self.push("501 5.7.0 Authentication aborted")
+            elif how == "ok" and line == b"" and not args.scram_server_error:
+                # A client that did not check v= : let it in, the test sees it.
+                self.auth_mech, self.auth_user = mech, user
+                return AuthResult(success=True, auth_data=LoginPassword(user.encode(), b""),
+                                  message="235 2.7.0 Authentication successful")
+            elif how != "eof":
+                await self.push("535 5.7.8 Authentication failed")
+            return self.failed()
+        if how == "cancel":
+            return await self.scram_refuse(mech, "aborted-after-final", "501 5.7.0 Authentication aborted",
+                                           user=user, cb=cb)
+        if how != "ok" or line != b"":
+            return await self.scram_refuse(mech, "bad-final-response", user=user, cb=cb)
+        return self.auth_ok(mech, user, cb=cb)
+
+
+class RelaySMTP(SaslMixin, SMTP):
     def __init__(self, handler, state, listener, args, **kw):
         if args.max_line:
             # Read before the base class makes its StreamReader.
@@ -238,6 +729,13 @@ class RelaySMTP(SMTP):
             # The base class keeps these per class; ours are per connection.
             self.command_size_limit = args.max_line
             self.command_size_limits = collections.defaultdict(lambda: args.max_line)
+        if any(m in args.mech_list for m in OAUTH_MECHS):
+            # Room for bearer tokens in AUTH (the reader's limit is raised in
+            # connection_made); other commands keep theirs.
+            if not args.max_line:
+                self.command_size_limits = collections.defaultdict(
+                    lambda: SMTP.command_size_limit)
+            self.command_size_limits["AUTH"] = AUTH_LINE_LIMIT
         self.state = state
         self.listener = listener
         self.relay_args = args
@@ -276,6 +774,10 @@ class RelaySMTP(SMTP):
         super().connection_made(transport)
         if first:
             self.watch_reader()     # the reader exists from here on
+            if any(m in self.relay_args.mech_list for m in OAUTH_MECHS):
+                # Bearer tokens in AUTH and its responses: DATA lines keep
+                # their limit (checked separately against line_length_limit).
+                self._reader._limit = max(self._reader._limit, AUTH_LINE_LIMIT)
 
     def connection_lost(self, error):
         if self.counted:
@@ -596,9 +1098,13 @@ def make_authenticator(state):
         ok = (isinstance(auth_data, LoginPassword) and
               state.users.get(auth_data.login.decode("utf-8", "replace")) ==
               auth_data.password.decode("utf-8", "replace"))
+        user = auth_data.login.decode("utf-8", "replace") if ok else None
         if ok:
             server.auth_mech = mechanism
-            server.auth_user = auth_data.login.decode("utf-8", "replace")
+            server.auth_user = user
+            server.auth_log(mechanism, "ok", user=user)
+        else:
+            server.auth_log(mechanism, "bad-credentials")
         return AuthResult(success=ok, handled=False)
     return authenticator
 
@@ -619,7 +1125,18 @@ async def main():
     ap.add_argument("--key", required=True)
     ap.add_argument("--users", default="alice:s3cret", help="user:password[,user:password]")
     ap.add_argument("--auth-mechs", default="PLAIN,LOGIN",
-                    help="AUTH mechanisms to offer (NONE: none)")
+                    help="AUTH mechanisms to offer, in this order (NONE: none); "
+                    "known: " + ",".join(KNOWN_MECHS) + "; other names are offered "
+                    "and answered 504")
+    ap.add_argument("--oauth-dir", default=None,
+                    help="directory with oauth_server.py's tokens.json (XOAUTH2, OAUTHBEARER)")
+    ap.add_argument("--oauth-no-challenge", action="store_true",
+                    help="refuse bad tokens like Microsoft 365: 535 5.7.3, no error challenge")
+    ap.add_argument("--scram-iterations", type=int, default=4096)
+    ap.add_argument("--scram-fake-signature", action="store_true",
+                    help="SCRAM: send a wrong server signature (v=)")
+    ap.add_argument("--scram-server-error", action="store_true",
+                    help="SCRAM: send server-final e=other-error after a good proof")
     ap.add_argument("--size", type=int, default=0,
                     help="advertised SIZE limit (0: SIZE without a limit)")
     ap.add_argument("--no-pipelining", action="store_true")
@@ -634,13 +1151,17 @@ async def main():
     ap.add_argument("--dsn", action="store_true",
                     help="also advertise DSN (and accept RET, ENVID, NOTIFY, ORCPT)")
     args = ap.parse_args()
+    args.mech_list = []
+    for m in args.auth_mechs.split(","):
+        m = m.strip().upper()
+        if m and m != "NONE" and m not in args.mech_list:
+            args.mech_list.append(m)
     os.makedirs(args.dir, exist_ok=True)
     state = State(args)
     handler = Handler(state)
     ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     ctx.load_cert_chain(args.cert, args.key)
-    offered = {m.strip().upper() for m in args.auth_mechs.split(",") if m.strip()}
-    excluded = [m for m in ("PLAIN", "LOGIN") if m not in offered]
+    excluded = [m for m in KNOWN_MECHS if m not in args.mech_list]
     loop = asyncio.get_running_loop()
     limit = args.size if args.size > 0 else None
 

@@ -179,7 +179,7 @@ static const struct cfg_case cases[] = {
 	{ "bad timeout huge", { "[account a]\ntimeout = 86400\n" }, LOAD_ERR("@1:2: invalid timeout") },
 	{ "bad timeout fraction", { "[account a]\ntimeout = 1.5\n" },
 	  LOAD_ERR("@1:2: invalid timeout") },
-	{ "bad auth", { "[account a]\nauth = cram-md5\n" }, LOAD_ERR("@1:2: invalid auth 'cram-md5'") },
+	{ "bad auth", { "[account a]\nauth = digest-md5\n" }, LOAD_ERR("@1:2: invalid auth 'digest-md5'") },
 	{ "bad password_source", { "[account a]\npassword_source = vault\n" },
 	  LOAD_ERR("@1:2: invalid password_source") },
 	{ "bad from_policy", { "[account a]\nfrom_policy = never\n" },
