@@ -19,6 +19,7 @@
 #include "i18n.h"
 #include "config_internal.h"
 #include "providers.h"
+#include "sender.h"
 
 const char *config_alias(const struct account *acct, const char *name)
 {
@@ -149,6 +150,22 @@ static bool set_alternate_dirs(struct parse_ctx *ctx, const char *value)
 	return true;
 }
 
+static bool set_account_by_sender(struct parse_ctx *ctx, const char *value)
+{
+	const struct key_spec *as_bool = config_key_find("queue");      /* a yes/no key */
+	char *origin = origin_string(ctx, ctx->line);
+
+	if (origin == NULL)
+		return config_fail_at(ctx, _("out of memory"));
+	if (!as_bool->parse(value, &ctx->cfg->account_by_sender, ctx)) {
+		free(origin);
+		return false;
+	}
+	free(ctx->cfg->account_by_sender_origin);
+	ctx->cfg->account_by_sender_origin = origin;
+	return true;
+}
+
 static bool set_key(struct parse_ctx *ctx, const char *name, const char *value)
 {
 	struct account *acct = ctx->current;
@@ -160,6 +177,8 @@ static bool set_key(struct parse_ctx *ctx, const char *name, const char *value)
 			return set_default_account(ctx, value);
 		if (acct == &ctx->cfg->defaults && strcmp(name, "alternate_config_directories") == 0)
 			return set_alternate_dirs(ctx, value);
+		if (acct == &ctx->cfg->defaults && strcmp(name, "account_by_sender") == 0)
+			return set_account_by_sender(ctx, value);
 		return config_fail_at(ctx, _("unknown key '%s'"), name);
 	}
 	if (acct->file_mask & KEY_BIT(spec->key))
@@ -470,6 +489,8 @@ static void apply_builtin_defaults(struct account *a)
 		a->queue_lifetime = CONFIG_DEFAULT_QUEUE_LIFETIME;
 	if (!(a->set_mask & KEY_BIT(KEY_TLS_SESSION_CACHE)))
 		a->tls_session_cache = true;
+	if (!(a->set_mask & KEY_BIT(KEY_ALLOW_FROM_OVERRIDE)))
+		a->allow_from_override = true;
 	/* A client ID makes an OAuth account; the preset or the endpoints
 	 * given say which grant fits when oauth_grant is not set. */
 	if (!(a->set_mask & KEY_BIT(KEY_OAUTH_GRANT)) && a->oauth_client_id != NULL)
@@ -586,6 +607,14 @@ bool config_account_resolve(const struct config *cfg, const char *name,
 	if (!providers_apply(out, out->preset_host, sizeof out->preset_host, r))
 		return false;
 	apply_builtin_defaults(out);
+	/* from may list addresses and patterns (sender.h); the rest of
+	 * relaymail sees its first address.  A resolved account is not
+	 * copied by value: from may point into it. */
+	out->from_list = out->from;
+	if (!sender_list_primary(out->from_list, out->from_primary, sizeof out->from_primary, r))
+		return result_prefix(r, out->origin[KEY_FROM] ? out->origin[KEY_FROM] : out->name);
+	if (out->from != NULL && strcmp(out->from, out->from_primary) != 0)
+		out->from = out->from_primary[0] != '\0' ? out->from_primary : NULL;
 	return validate_account(out, r);
 }
 
@@ -619,6 +648,8 @@ static void account_free_fields(struct account *a)
 	free(a->oauth_device_endpoint);
 	free(a->oauth_authorize_endpoint);
 	free(a->oauth_token_file);
+	free(a->aliases_file);
+	free(a->admin_address);
 	free(a->section_origin);
 	for (size_t i = 0; i < KEY_COUNT; i++)
 		free(a->origin[i]);
@@ -640,6 +671,7 @@ void config_free(struct config *cfg)
 	free(cfg->default_account_origin);
 	free(cfg->alternate_dirs);
 	free(cfg->alternate_dirs_origin);
+	free(cfg->account_by_sender_origin);
 	config_service_free(&cfg->service);
 	memset(cfg, 0, sizeof *cfg);
 	config_service_defaults(&cfg->service);

@@ -27,6 +27,8 @@ enum oauth_grant {
 	OAUTH_GRANT_CLIENT_CREDENTIALS
 };
 enum from_policy { FROM_POLICY_KEEP, FROM_POLICY_REWRITE_UNQUALIFIED, FROM_POLICY_ALWAYS };
+/* Where the envelope sender comes from when -f is not given. */
+enum envelope_from { ENVELOPE_FROM_ACCOUNT, ENVELOPE_FROM_HEADER };
 enum password_source {
 	PASSWORD_SOURCE_AUTO, PASSWORD_SOURCE_KEYRING, PASSWORD_SOURCE_COMMAND,
 	PASSWORD_SOURCE_FILE, PASSWORD_SOURCE_SYSTEMD, PASSWORD_SOURCE_PROMPT
@@ -41,7 +43,8 @@ enum account_key {
 	KEY_DKIM_SELECTOR, KEY_OAUTH_CLIENT_ID, KEY_OAUTH_CLIENT_SECRET,
 	KEY_OAUTH_CLIENT_SECRET_FILE, KEY_OAUTH_CLIENT_SECRET_COMMAND, KEY_OAUTH_TENANT,
 	KEY_OAUTH_SCOPE, KEY_OAUTH_TOKEN_ENDPOINT, KEY_OAUTH_DEVICE_ENDPOINT,
-	KEY_OAUTH_AUTHORIZE_ENDPOINT, KEY_OAUTH_GRANT, KEY_OAUTH_TOKEN_FILE, KEY_COUNT
+	KEY_OAUTH_AUTHORIZE_ENDPOINT, KEY_OAUTH_GRANT, KEY_OAUTH_TOKEN_FILE, KEY_ENVELOPE_FROM,
+	KEY_ALLOW_FROM_OVERRIDE, KEY_ALIASES_FILE, KEY_ADMIN_ADDRESS, KEY_COUNT
 };
 
 /* One bit per account key in set_mask / file_mask. */
@@ -70,7 +73,7 @@ struct account {
 	char *password_file;
 	enum password_source password_source;
 	char *credential;               /* systemd credential name or path */
-	char *from;
+	char *from;                     /* resolved: the default sender (from_primary) or NULL */
 	char *domain;
 	unsigned timeout;
 	enum from_policy from_policy;
@@ -86,7 +89,15 @@ struct account {
 	bool log_json;                  /* log_format = json */
 	bool tls_session_cache;         /* resume TLS sessions (default yes) */
 	char *dkim_selector;            /* for relaymail --check */
+	enum envelope_from envelope_from; /* account (default) or header (From:/Sender:) */
+	bool allow_from_override;       /* honour -f/-r (default yes) */
+	char *aliases_file;             /* /etc/aliases-style file, or NULL */
+	char *admin_address;            /* gets the notices of expired/failed mail */
 	char tls_cache_file[512];       /* set by config_account_resolve(); "" when off */
+	/* Set by config_account_resolve(): `from` as written (addresses and
+	 * patterns, sender.h) and its first address, which `from` then points to. */
+	const char *from_list;
+	char from_primary[1000];
 
 	/* OAuth 2.0 (oauth.c); endpoints and scope may come from a preset. */
 	char *oauth_client_id;
@@ -128,6 +139,9 @@ struct config {
 	 * --config file may live for users other than root (config_trust.c). */
 	char *alternate_dirs;
 	char *alternate_dirs_origin;
+	/* [defaults] account_by_sender: the envelope sender chooses the account. */
+	bool account_by_sender;
+	char *account_by_sender_origin;
 	bool loading_system;            /* while the system file is parsed */
 	struct service_config service;  /* [service] (system file only) */
 };

@@ -128,6 +128,19 @@ static bool parse_auth(const char *value, void *field, struct parse_ctx *ctx)
 				     "scram-sha-256, scram-sha-256-plus or cram-md5)"), value);
 }
 
+static bool parse_envelope_from(const char *value, void *field, struct parse_ctx *ctx)
+{
+	enum envelope_from *dst = field;
+
+	if (strcasecmp(value, "account") == 0)
+		*dst = ENVELOPE_FROM_ACCOUNT;
+	else if (strcasecmp(value, "header") == 0)
+		*dst = ENVELOPE_FROM_HEADER;
+	else
+		return config_fail_at(ctx, _("invalid envelope_from '%s' (expected account or header)"), value);
+	return true;
+}
+
 static const char *const grant_names[] = { "device_code", "authorization_code", "client_credentials" };
 
 static bool parse_oauth_grant(const char *value, void *field, struct parse_ctx *ctx)
@@ -275,6 +288,10 @@ const struct key_spec config_key_table[] = {
 	  ACCOUNT_FIELD(oauth_authorize_endpoint) },
 	{ "oauth_grant",      KEY_OAUTH_GRANT,      parse_oauth_grant, ACCOUNT_FIELD(oauth_grant) },
 	{ "oauth_token_file", KEY_OAUTH_TOKEN_FILE, parse_path,     ACCOUNT_FIELD(oauth_token_file) },
+	{ "envelope_from",    KEY_ENVELOPE_FROM,    parse_envelope_from, ACCOUNT_FIELD(envelope_from) },
+	{ "allow_from_override", KEY_ALLOW_FROM_OVERRIDE, parse_bool, ACCOUNT_FIELD(allow_from_override) },
+	{ "aliases_file",     KEY_ALIASES_FILE,     parse_path,     ACCOUNT_FIELD(aliases_file) },
+	{ "admin_address",    KEY_ADMIN_ADDRESS,    config_parse_string, ACCOUNT_FIELD(admin_address) },
 	{ "from",             KEY_FROM,             config_parse_string,   ACCOUNT_FIELD(from) },
 	{ "domain",           KEY_DOMAIN,           parse_hostname, ACCOUNT_FIELD(domain) },
 	{ "timeout",          KEY_TIMEOUT,          parse_timeout,  ACCOUNT_FIELD(timeout) },
@@ -317,6 +334,8 @@ bool config_key_value(const struct account *a, enum account_key key, char *buf, 
 			snprintf(buf, size, "%s", tls_names[*(const enum tls_mode *)field]);
 		else if (k->parse == parse_auth)
 			snprintf(buf, size, "%s", auth_names[*(const enum auth_choice *)field]);
+		else if (k->parse == parse_envelope_from)
+			snprintf(buf, size, "%s", *(const enum envelope_from *)field == ENVELOPE_FROM_HEADER ? "header" : "account");
 		else if (k->parse == parse_oauth_grant)
 			snprintf(buf, size, "%s", *(const enum oauth_grant *)field == OAUTH_GRANT_NONE ? "none" :
 				 grant_names[*(const enum oauth_grant *)field - 1]);

@@ -145,39 +145,49 @@ static void wipe_free(char *p, size_t len)
 	free(p);
 }
 
-/* name=value&... with every name and value escaped by libcurl. */
+/* Appends text escaped by libcurl, then sep unless it is NUL, to c->form;
+ * while c->form is NULL, only adds the length to *need. */
+static bool form_part(struct http_call *c, const char *text, char sep, size_t *need)
+{
+	char *e = c->api.curl_easy_escape(c->curl, text ? text : "", 0);
+	bool ok = true;
+	size_t n;
+
+	if (e == NULL)
+		return false;
+	n = strlen(e);
+	if (c->form == NULL) {
+		*need += n + 1;
+	} else if (c->form_len + n + 2 <= *need) {
+		memcpy(c->form + c->form_len, e, n);
+		c->form_len += n;
+		if (sep != '\0')
+			c->form[c->form_len++] = sep;
+	} else {
+		ok = false;
+	}
+	explicit_bzero(e, n);
+	c->api.curl_free(e);
+	return ok;
+}
+
+static bool form_fields(struct http_call *c, const struct http_request *req, size_t *need)
+{
+	for (size_t i = 0; i < req->n_fields; i++)
+		if (!form_part(c, req->fields[i].name, '=', need) ||
+		    !form_part(c, req->fields[i].value, i + 1 < req->n_fields ? '&' : '\0', need))
+			return false;
+	return true;
+}
+
+/* name=value&... : measured, then written. */
 static bool form_build(struct http_call *c, const struct http_request *req, struct result *r)
 {
-	size_t cap = 1;
+	size_t need = 1;
 
-	for (size_t pass = 0; pass < 2; pass++) {
-		for (size_t i = 0; i < req->n_fields; i++) {
-			const char *part[2] = { req->fields[i].name, req->fields[i].value };
-
-			for (size_t k = 0; k < 2; k++) {
-				char *e = c->api.curl_easy_escape(c->curl, part[k] ? part[k] : "", 0);
-				size_t n;
-
-				if (e == NULL)
-					return result_fail(r, RESULT_OSERR, _("out of memory"));
-				n = strlen(e);
-				if (pass == 0) {
-					cap += n + 1;
-				} else {
-					if (k == 0 && i > 0)
-						c->form[c->form_len++] = '&';
-					memcpy(c->form + c->form_len, e, n);
-					c->form_len += n;
-					if (k == 0)
-						c->form[c->form_len++] = '=';
-				}
-				explicit_bzero(e, n);
-				c->api.curl_free(e);
-			}
-		}
-		if (pass == 0 && (c->form = malloc(cap)) == NULL)
-			return result_fail(r, RESULT_OSERR, _("out of memory"));
-	}
+	if (!form_fields(c, req, &need) || (c->form = malloc(need)) == NULL ||
+	    !form_fields(c, req, &need))
+		return result_fail(r, RESULT_OSERR, _("out of memory"));
 	c->form[c->form_len] = '\0';
 	return true;
 }
@@ -198,7 +208,8 @@ static bool restrict_protocols(struct http_call *c)
 
 static bool set_options(struct http_call *c, const struct http_request *req)
 {
-	long ms = (long)req->timeout_s * 1000;
+	/* 0 would mean "no limit" to libcurl. */
+	long ms = req->timeout_s > 0 ? (long)req->timeout_s * 1000 : 1000;
 	bool ok = restrict_protocols(c) &&
 		opt_str(c, CURLOPT_URL, req->url) &&
 		opt_long(c, CURLOPT_FOLLOWLOCATION, 0) &&

@@ -206,8 +206,9 @@ static bool answer_check(const struct answer *a, const char *expected_state, cha
 	if (a->has_error) {
 		log_escape(err, sizeof err, a->error);
 		log_escape(desc, sizeof desc, a->desc);
-		return result_fail(r, RESULT_NOPERM, _("the authorization was refused: %s%s%s%s"), err,
-				   desc[0] ? " (" : "", desc, desc[0] ? ")" : "");
+		if (desc[0] == '\0')
+			return result_fail(r, RESULT_NOPERM, _("the authorization was refused: %s"), err);
+		return result_fail(r, RESULT_NOPERM, _("the authorization was refused: %s (%s)"), err, desc);
 	}
 	if (!a->has_code || a->code[0] == '\0')
 		return result_fail(r, RESULT_PROTOCOL, _("the authorization answer has no code"));

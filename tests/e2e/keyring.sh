@@ -62,6 +62,35 @@ run_rm "$T/m" --config "$T/conf" bob@example.org
 is "$RC" 0 "msmtp's keyring entry is used"
 secret-tool clear host localhost service smtp user alice
 
+# OAuth: without oauth_token_file the refresh token goes to the keyring
+# (service oauth2-refresh), beside the password, and a send renews from it.
+start_oauth --device-pending 0 --interval 1 --rotate
+start_relay --auth-mechs XOAUTH2,OAUTHBEARER,PLAIN --oauth-dir "$OAUTH"
+write_config "$T/oconf" password_file= user=alice@example.com oauth_client_id=relaymail-test \
+	"oauth_scope=https://mail.example/smtp offline_access" oauth_token_endpoint=https://localhost:$OPORT/token \
+	oauth_device_endpoint=https://localhost:$OPORT/devicecode
+run_rm /dev/null --config "$T/oconf" --oauth-login test
+is "$RC" 0 "OAuth login into the keyring: exit 0" "$ERR"
+like "$OUT" "stored in the keyring" "says where the refresh token went"
+refresh=$(secret-tool lookup host localhost service oauth2-refresh user alice@example.com account test)
+grep -qxF "$refresh" "$OAUTH/issued-tokens"; ok $? "secret-tool finds the issued refresh token (service oauth2-refresh)"
+secret-tool search --all host localhost service oauth2-refresh user alice@example.com > "$T/search" 2>&1
+like "$(cat "$T/search")" "label = relaymail OAuth refresh token for account test" "labelled as a refresh token"
+rm -rf "$XDG_CACHE_HOME"
+run_rm "$T/m" --config "$T/oconf" bob@example.org
+is "$RC" 0 "send with the refresh token from the keyring" "$ERR"
+isnt "$(secret-tool lookup host localhost service oauth2-refresh user alice@example.com account test)" "$refresh" \
+	"the rotated refresh token replaced the old one in the keyring"
+run_rm /dev/null --config "$T/oconf" --check
+like "$OUT" "refresh token: the keyring" "--check: refresh token in the keyring"
+secret-tool clear host localhost service oauth2-refresh user alice@example.com
+rm -rf "$XDG_CACHE_HOME"
+run_rm "$T/m" --config "$T/oconf" bob@example.org
+is "$RC" 78 "no refresh token in the keyring: exit 78"
+like "$ERR" "no OAuth refresh token in the keyring: run relaymail --oauth-login test" "says to sign in"
+stop_oauth
+start_relay
+
 # Not found, with keyring pinned: a clear error.
 write_config "$T/conf" password_file= password_source=keyring
 run_rm "$T/m" --config "$T/conf" bob@example.org

@@ -292,6 +292,31 @@ write_config() {
 	mv "$f.tmp" "$f"
 }
 
+# ---- the OAuth server (tests/relay/oauth_server.py) --------------------------
+
+OAUTH_PY=$top_srcdir/tests/relay/oauth_server.py
+OAUTH=$T/oauth
+# start_oauth [ARGS...]: a fresh OAuth server in $OAUTH; sets OPORT.
+_oauth_pid=
+start_oauth() {
+	local i
+	[ -s "$CERTS/ca.pem" ] || make_certs "$CERTS" || { echo "Bail out! certtool failed"; exit 1; }
+	stop_oauth
+	rm -rf "$OAUTH"; mkdir -p "$OAUTH"
+	"$PYTHON3" "$OAUTH_PY" --dir "$OAUTH" --cert "$CERTS/server.pem" --key "$CERTS/server.key" \
+		"$@" 2>"$T/oauth.err" </dev/null &
+	_oauth_pid=$!
+	_pids="$_pids $_oauth_pid"
+	for i in $(seq 100); do [ -s "$OAUTH/oauth.port" ] && break; sleep 0.05; done
+	[ -s "$OAUTH/oauth.port" ] || { echo "Bail out! the OAuth server did not start: $(head -c 2000 "$T/oauth.err")"; exit 1; }
+	OPORT=$(tr -d '\n' < "$OAUTH/oauth.port")
+}
+stop_oauth() {
+	if [ -n "$_oauth_pid" ]; then kill "$_oauth_pid" 2>/dev/null; wait "$_oauth_pid" 2>/dev/null; _oauth_pid=; fi
+	return 0
+}
+octl() { "$PYTHON3" "$OAUTH_PY" --dir "$OAUTH" --ctl "$1" --ca "$CERTS/ca.pem" >/dev/null; }
+
 # ---- running relaymail -------------------------------------------------------
 
 # run_rm INPUT-FILE ARGS...: runs relaymail with stdin from INPUT-FILE; sets RC,

@@ -8,31 +8,8 @@
 # slow endpoints, --check, and that no token or client secret ever shows.
 . "$(dirname "$0")/lib.sh"
 
-OAUTH_PY=$top_srcdir/tests/relay/oauth_server.py
-OAUTH=$T/oauth
 USER_ADDR=alice@example.com
 SCOPE="https://mail.example/smtp offline_access"
-
-# start_oauth [ARGS...]: a fresh OAuth server in $OAUTH; sets OPORT.
-_oauth_pid=
-start_oauth() {
-	local i
-	[ -s "$CERTS/ca.pem" ] || make_certs "$CERTS" || { echo "Bail out! certtool failed"; exit 1; }
-	stop_oauth
-	rm -rf "$OAUTH"; mkdir -p "$OAUTH"
-	"$PYTHON3" "$OAUTH_PY" --dir "$OAUTH" --cert "$CERTS/server.pem" --key "$CERTS/server.key" \
-		"$@" 2>"$T/oauth.err" </dev/null &
-	_oauth_pid=$!
-	_pids="$_pids $_oauth_pid"
-	for i in $(seq 100); do [ -s "$OAUTH/oauth.port" ] && break; sleep 0.05; done
-	[ -s "$OAUTH/oauth.port" ] || { echo "Bail out! the OAuth server did not start: $(head -c 2000 "$T/oauth.err")"; exit 1; }
-	OPORT=$(tr -d '\n' < "$OAUTH/oauth.port")
-}
-stop_oauth() {
-	if [ -n "$_oauth_pid" ]; then kill "$_oauth_pid" 2>/dev/null; wait "$_oauth_pid" 2>/dev/null; _oauth_pid=; fi
-	return 0
-}
-octl() { "$PYTHON3" "$OAUTH_PY" --dir "$OAUTH" --ctl "$1" --ca "$CERTS/ca.pem" >/dev/null; }
 token_requests() { grep -c "^token $1 " "$OAUTH/oauth.log" 2>/dev/null || true; }
 
 # oauth_conf FILE [key=value...]: the test account as an OAuth account whose

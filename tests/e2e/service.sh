@@ -216,7 +216,33 @@ else
 fi
 
 stop_service
-if [ -n "${ACT_PID:-}" ]; then kill "$ACT_PID" 2>/dev/null; wait "$ACT_PID" 2>/dev/null; fi
+if [ -n "${ACT_PID:-}" ]; then kill "$ACT_PID" 2>/dev/null; wait "$ACT_PID" 2>/dev/null; ACT_PID=; fi
+
+# ---- OAuth for the system account: root signs in, the service renews -------------------
+# Root's --oauth-login writes the refresh token for the owner of its
+# directory (the service user); the service reads it, renews the access
+# token and writes the rotated refresh token back.
+start_oauth --device-pending 0 --interval 1 --rotate
+start_relay --auth-mechs XOAUTH2,OAUTHBEARER --oauth-dir "$OAUTH"
+mkdir -p "$S/oauth"; chown relaymail: "$S/oauth"; chmod 700 "$S/oauth"
+system_file
+sed -i -e "s|^password_file = .*|oauth_client_id = relaymail-test\noauth_scope = https://mail.example/smtp offline_access\noauth_token_endpoint = https://localhost:$OPORT/token\noauth_device_endpoint = https://localhost:$OPORT/devicecode\noauth_token_file = $S/oauth/token|" \
+	-e "s|^user = alice|user = alice@example.com|" "$T/etc/relaymail.conf"
+run_rm /dev/null --oauth-login sys
+is "$RC" 0 "root's --oauth-login for the system account: exit 0" "$ERR"
+is "$(stat -c '%U %a' "$S/oauth/token" 2>/dev/null)" "relaymail 600" "the refresh token file belongs to the service user, mode 0600"
+first=$(cat "$S/oauth/token" 2>/dev/null)
+octl expire-access
+start_service
+n0=$(msg_count)
+as_user www-data "$W" -t -i
+is "$RC" 0 "OAuth system account: www-data sends through the service" "$ERR"
+is "$(msg_count)" "$((n0 + 1))" "the message reached the relay"
+like "$(commands)" "AUTH-RESULT OAUTHBEARER ok user=alice@example.com" "the service authenticated with a renewed token"
+isnt "$(cat "$S/oauth/token")" "$first" "the service wrote the rotated refresh token back"
+is "$(stat -c '%U %a' "$S/oauth/token")" "relaymail 600" "... still the service user's, mode 0600"
+stop_service
+stop_oauth
 ! grep -E "AddressSanitizer|LeakSanitizer|runtime error" "$T/service.err" "$T/activate.err" 2>/dev/null
 ok $? "the service ran clean (no sanitizer report)" "$(grep -h -A5 -E 'Sanitizer|runtime error' "$T/service.err" "$T/activate.err" 2>/dev/null | head -20)"
 
