@@ -17,10 +17,13 @@
 #include "credentials.h"
 #include "deliver.h"
 #include "dns.h"
+#include "envelope.h"
 #include "i18n.h"
 #include "log.h"
 #include "oauth.h"
 #include "providers.h"
+#include "rfc5322.h"
+#include "sender.h"
 #include "smtp.h"
 
 #define PORT_PROBE_TIMEOUT_MS 3000
@@ -101,6 +104,65 @@ static bool probe_port(const char *host, unsigned port, char *why, size_t size)
 	return open_port;
 }
 
+/* A port number from the environment (tests stand in for 443 with it). */
+static unsigned env_port(const char *name, unsigned fallback)
+{
+	const char *v = getenv(name);
+	long p = v && *v ? strtol(v, NULL, 10) : 0;
+
+	return p > 0 && p < 65536 ? (unsigned)p : fallback;
+}
+
+/* 587 and 465 are blocked: the other ports the provider documents
+ * (RELAYMAIL_CHECK_ALT_PORTS in tests), then 443, which only tells whether
+ * web traffic gets out where mail does not.  Returns an SMTP port that
+ * works, or 0. */
+static unsigned probe_alt_ports(struct report *rep, const struct account *a, const unsigned *tried, unsigned n_tried)
+{
+	const char *env = getenv("RELAYMAIL_CHECK_ALT_PORTS");
+	unsigned alt[8], https = env_port("RELAYMAIL_CHECK_HTTPS_PORT", 443);
+	size_t n = 0;
+	char why[256];
+
+	if (env != NULL) {
+		char *list = strdup(env), *save = NULL;
+
+		for (char *w = list ? strtok_r(list, ",", &save) : NULL; w && n < 8; w = strtok_r(NULL, ",", &save)) {
+			long p = strtol(w, NULL, 10);
+
+			if (p > 0 && p < 65536)
+				alt[n++] = (unsigned)p;
+		}
+		free(list);
+	} else {
+		n = providers_alt_ports(a, alt, 8);
+	}
+	for (size_t i = 0; i < n; i++) {
+		bool seen = false;
+
+		for (unsigned k = 0; k < n_tried; k++)
+			seen |= tried[k] == alt[i];
+		if (seen)
+			continue;
+		if (probe_port(a->host, alt[i], why, sizeof why)) {
+			printf("        port %-5u %s\n", alt[i], _("reachable"));
+			return alt[i];
+		}
+		printf("        port %-5u %s\n", alt[i], why);
+	}
+	if (probe_port(a->host, https, why, sizeof why)) {
+		printf("        port %-5u %s\n", https, _("reachable"));
+		say(rep, "FAIL", _("only port %u (HTTPS) of %s answers: this network lets web traffic out but not mail; "
+				   "ask the hosting provider to open port 587, or use a relay that accepts mail on a port that is open"),
+		    https, a->host);
+	} else {
+		printf("        port %-5u %s\n", https, why);
+		say(rep, "FAIL", _("no port of %s answers, not even %u (HTTPS): check the host name and the network"),
+		    a->host, https);
+	}
+	return 0;
+}
+
 /* The configured port and the standard ones (RELAYMAIL_CHECK_PORTS in tests). */
 static void report_ports(struct report *rep, const struct account *a)
 {
@@ -130,6 +192,8 @@ static void report_ports(struct report *rep, const struct account *a)
 		if (open_port && !open_other)
 			open_other = ports[i];
 	}
+	if (!configured_open && !open_other)
+		open_other = probe_alt_ports(rep, a, ports, n);
 	if (!configured_open && open_other)
 		say(rep, "FAIL", _("port %u is blocked (a firewall or the hosting provider?) but %u works: set port = %u%s"),
 		    a->port, open_other, open_other, open_other == 465 ? " (tls = implicit)" : "");
@@ -157,22 +221,39 @@ static void report_tls(struct report *rep, struct tls *tls)
 		printf(_("        expires in %lld days\n"), days);
 }
 
+/* Each address tried (connect.c): the chosen one passes; one that failed
+ * while another worked is a warning (a broken IPv6 path, say). */
+static void report_attempts(struct report *rep, const struct connect_report *cr)
+{
+	char line[256];
+
+	for (size_t i = 0; i < cr->n; i++) {
+		const char *level = (int)i == cr->chosen ? "PASS"
+				    : cr->at[i].outcome == CONNECT_CANCELLED || cr->chosen < 0 ? "INFO" : "WARN";
+
+		say(rep, level, _("connect %s"), connect_describe(cr, i, line, sizeof line));
+	}
+}
+
 static void report_relay(struct report *rep, const struct account *a, bool verbose)
 {
 	struct secret secret = { NULL, 0, NULL };
 	struct conn c = { .fd = -1 };
 	struct smtp_session *s = NULL;
 	struct smtp_outcome out;
+	struct connect_report attempts;
 	struct result r;
 	const char *domain = a->domain ? a->domain : "localhost";
+	bool connected;
 
 	result_clear(&r);
 	if (!credentials_get(a, &secret, &r)) {
 		say(rep, "FAIL", _("password: %s"), r.msg);
 		return;
 	}
-	if (!deliver_connect(a, verbose, &c, &r) ||
-	    !smtp_open(&c, a, &secret, domain, &s, &out, &r)) {
+	connected = deliver_connect_report(a, verbose, &c, &attempts, &r);
+	report_attempts(rep, &attempts);
+	if (!connected || !smtp_open(&c, a, &secret, domain, &s, &out, &r)) {
 		const char *hint = providers_hint(a, r.msg);
 
 		say(rep, "FAIL", "%s", r.msg);
@@ -282,6 +363,20 @@ static void report_domain(struct report *rep, const struct account *a, const cha
 	dns_txt_free(&txt);
 }
 
+/* Bare names (root, www-data) need a domain; never a host name without a
+ * dot (root@web1 is refused by relays). */
+static void report_qualify(struct report *rep, const struct account *a)
+{
+	char domain[256];
+	const char *source;
+
+	if (envelope_qualify_domain(a, domain, sizeof domain, &source))
+		say(rep, "PASS", _("bare names such as root are qualified with %s (%s)"), domain, source);
+	else
+		say(rep, "WARN", _("bare names such as root cannot be qualified: set domain, or write the mail domain to %s (the host name '%s' has no dot)"),
+		    MAILNAME_FILE, domain);
+}
+
 static const char *sender_domain(const struct account *a)
 {
 	const char *at = a->from ? strrchr(a->from, '@') : NULL;
@@ -311,8 +406,10 @@ bool check_run(const struct config *cfg, const char *account, bool verbose)
 	else
 		say(&rep, "FAIL", _("password: %s"), r.msg);
 	report_basic_auth_retirement(&rep, &a);
-	rc = getaddrinfo(a.host, NULL, &hints, &list);
-	if (rc != 0) {
+	if (a.proxy != NULL) {
+		say(&rep, "INFO", _("through proxy %s, which resolves the relay's name"), a.proxy);
+		report_relay(&rep, &a, verbose);
+	} else if ((rc = getaddrinfo(a.host, NULL, &hints, &list)) != 0) {
 		say(&rep, "FAIL", _("relay host %s does not resolve: %s"), a.host, gai_strerror(rc));
 	} else {
 		getnameinfo(list->ai_addr, list->ai_addrlen, addr, sizeof addr, NULL, 0, NI_NUMERICHOST);
@@ -325,7 +422,55 @@ bool check_run(const struct config *cfg, const char *account, bool verbose)
 		report_domain(&rep, &a, sender_domain(&a));
 	else
 		say(&rep, "WARN", _("no sender domain to check (set from or domain)"));
+	report_qualify(&rep, &a);
 out:
 	printf(_("%u passed, %u warnings, %u failed\n"), rep.pass, rep.warn, rep.fail);
 	return rep.fail == 0;
+}
+
+/* The envelope sender a message with -f address would get from acct. */
+static void report_sender_policy(struct report *rep, const struct config *cfg, const char *account,
+				 const char *addr)
+{
+	struct account a;
+	struct result r;
+
+	result_clear(&r);
+	if (!config_account_resolve(cfg, account, &a, &r))
+		return;         /* check_run() says why */
+	if (!a.allow_from_override)
+		say(rep, "INFO", _("account '%s' sets allow_from_override = no: -f %s is ignored; the envelope sender is %s"),
+		    a.name, addr, a.from ? a.from : _("the login name"));
+	else if (a.from_list != NULL && sender_list_match(a.from_list, addr, NULL, 0) == SENDER_MATCH_NONE)
+		say(rep, "WARN", _("%s is not in the from of account '%s' (%s): the relay may refuse it"),
+		    addr, a.name, a.from_list);
+}
+
+bool check_sender(const struct config *cfg, const char *address, const char **account)
+{
+	struct report rep = { 0, 0, 0 };
+	char addr[ADDRESS_MAX + 1], why[2 * ADDRESS_MAX + 256];
+	const char *chosen;
+	struct result r;
+
+	result_clear(&r);
+	if (!sender_parse_given(address, addr, sizeof addr, &r) || addr[0] == '\0' ||
+	    strchr(addr, '@') == NULL) {
+		say(&rep, "FAIL", _("--sender %s: not an address such as alice@example.com"), address);
+		return false;
+	}
+	chosen = sender_choose_account(cfg, addr, why, sizeof why);
+	if (*account != NULL)
+		say(&rep, "INFO", _("--account %s is given: it is used whatever the sender"), *account);
+	else if (!cfg->account_by_sender) {
+		say(&rep, "INFO", _("account_by_sender is off in [defaults]: every message uses the default account"));
+		if (chosen != NULL)
+			say(&rep, "INFO", _("with account_by_sender = yes: %s"), why);
+	} else {
+		say(&rep, "INFO", _("account_by_sender (%s): %s"),
+		    cfg->account_by_sender_origin ? cfg->account_by_sender_origin : "?", why);
+		*account = chosen;
+	}
+	report_sender_policy(&rep, cfg, *account, addr);
+	return true;
 }

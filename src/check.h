@@ -17,4 +17,9 @@
 /* cfg is already loaded; acct_error is the resolution error or NULL. */
 bool check_run(const struct config *cfg, const char *account, bool verbose);
 
+/* --check --sender ADDRESS: print which account ADDRESS chooses and why,
+ * and set *account to it (unless *account is already set by --account).
+ * False when ADDRESS is not an address. */
+bool check_sender(const struct config *cfg, const char *address, const char **account);
+
 #endif

@@ -1,6 +1,7 @@
 #include "autoconfig.h"
 
 #include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <gnutls/crypto.h>
 #include <ini.h>
@@ -14,6 +15,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "aliases_file.h"
 #include "config.h"
 #include "config_trust.h"
 #include "i18n.h"
@@ -346,15 +348,95 @@ bool config_user_path(char *buf, size_t size)
 	return n > 0 && (size_t)n < size;
 }
 
+#define CONFIG_MAX_DROP_INS 256
+
+/* "x.conf" and not hidden: what a drop-in directory holds. */
+static int conf_name(const struct dirent *d)
+{
+	size_t len = strlen(d->d_name);
+
+	return d->d_name[0] != '.' && len > 5 && strcmp(d->d_name + len - 5, ".conf") == 0;
+}
+
+/* strcmp, not strcoll: the order must not depend on the locale. */
+static int by_c_name(const struct dirent **a, const struct dirent **b)
+{
+	return strcmp((*a)->d_name, (*b)->d_name);
+}
+
+/* <system file without .conf>.d/NAME.conf (/etc/relaymail.d), in name order,
+ * each a system file; the directory as safe as the files in it. */
+static bool load_drop_ins(struct config *cfg, const char *system_file, struct result *r)
+{
+	char dir[PATH_MAX], path[PATH_MAX];
+	size_t len = strlen(system_file);
+	struct dirent **names = NULL;
+	struct stat st;
+	bool ok = true;
+	int n;
+
+	if (len > 5 && strcmp(system_file + len - 5, ".conf") == 0)
+		len -= 5;
+	if (snprintf(dir, sizeof dir, "%.*s.d", (int)len, system_file) >= (int)sizeof dir)
+		return result_fail(r, RESULT_CONFIG, _("%s: name too long"), system_file);
+	if (stat(dir, &st) != 0 && errno == ENOENT)
+		return true;
+	if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode))
+		return result_fail(r, RESULT_CONFIG, _("%s: not a directory"), dir);
+	if ((st.st_mode & (S_IWGRP | S_IWOTH)) || (st.st_uid != 0 && st.st_uid != geteuid()))
+		return result_fail(r, RESULT_CONFIG,
+				   _("%s: refusing a directory that others can write or that another user owns"), dir);
+	n = scandir(dir, &names, conf_name, by_c_name);
+	if (n < 0)
+		return result_fail(r, RESULT_CONFIG, _("%s: cannot open: %s"), dir, strerror(errno));
+	if (n > CONFIG_MAX_DROP_INS)
+		ok = result_fail(r, RESULT_CONFIG, _("%s: more than %d files"), dir, CONFIG_MAX_DROP_INS);
+	for (int i = 0; i < n; i++) {
+		/* Only regular files (or links to them): a directory x.conf is not one. */
+		if (ok && snprintf(path, sizeof path, "%s/%s", dir, names[i]->d_name) < (int)sizeof path &&
+		    stat(path, &st) == 0 && S_ISREG(st.st_mode))
+			ok = config_load_file(cfg, path, false, r);
+		free(names[i]);
+	}
+	free(names);
+	return ok;
+}
+
+/* The tables of aliases_file, one per account (and [defaults]) that sets
+ * it, read at their first lookup. */
+static bool attach_alias_tables(struct config *cfg, struct result *r)
+{
+	for (size_t i = 0; i <= cfg->n_accounts; i++) {
+		struct account *a = i < cfg->n_accounts ? &cfg->accounts[i] : &cfg->defaults;
+
+		if (a->aliases_file == NULL || a->alias_table != NULL)
+			continue;
+		a->alias_table = aliases_file_new(a->aliases_file);
+		if (a->alias_table == NULL)
+			return result_fail(r, RESULT_OSERR, _("out of memory"));
+	}
+	return true;
+}
+
+static bool load_layers(struct config *cfg, const char *system_file, const char *user_file,
+			enum config_user_source source, struct result *r);
+
 bool config_load(struct config *cfg, const char *system_file, const char *user_file,
 		 enum config_user_source source, struct result *r)
+{
+	return load_layers(cfg, system_file, user_file, source, r) && attach_alias_tables(cfg, r);
+}
+
+static bool load_layers(struct config *cfg, const char *system_file, const char *user_file,
+			enum config_user_source source, struct result *r)
 {
 	char trusted[PATH_MAX];
 	struct stat a, b;
 	bool ok;
 
 	cfg->loading_system = true;
-	ok = system_file == NULL || config_load_file(cfg, system_file, false, r);
+	ok = system_file == NULL ||
+	     (config_load_file(cfg, system_file, false, r) && load_drop_ins(cfg, system_file, r));
 	cfg->loading_system = false;
 	if (!ok)
 		return false;
@@ -491,6 +573,8 @@ static void apply_builtin_defaults(struct account *a)
 		a->tls_session_cache = true;
 	if (!(a->set_mask & KEY_BIT(KEY_ALLOW_FROM_OVERRIDE)))
 		a->allow_from_override = true;
+	if (!(a->set_mask & KEY_BIT(KEY_CONNECT_TIMEOUT)))
+		a->connect_timeout = CONFIG_DEFAULT_CONNECT_TIMEOUT;
 	/* A client ID makes an OAuth account; the preset or the endpoints
 	 * given say which grant fits when oauth_grant is not set. */
 	if (!(a->set_mask & KEY_BIT(KEY_OAUTH_GRANT)) && a->oauth_client_id != NULL)
@@ -546,10 +630,10 @@ static bool validate_oauth(const struct account *a, struct result *r)
 	bool oauth_auth = a->auth == AUTH_CHOICE_XOAUTH2 || a->auth == AUTH_CHOICE_OAUTHBEARER;
 	int secrets = !!a->oauth_client_secret + !!a->oauth_client_secret_file + !!a->oauth_client_secret_command;
 
+	/* auth = xoauth2 without OAuth settings: a password source gives a
+	 * bearer token (a helper such as oama), which relaymail cannot renew. */
 	if (a->oauth_grant == OAUTH_GRANT_NONE)
-		return !oauth_auth ||
-		       result_fail(r, RESULT_CONFIG, _("%s: account '%s' sets auth = %s but no oauth_client_id"),
-				   a->origin[KEY_AUTH], a->name, a->auth == AUTH_CHOICE_XOAUTH2 ? "xoauth2" : "oauthbearer");
+		return true;
 	if (a->auth != AUTH_CHOICE_AUTO && !oauth_auth)
 		return result_fail(r, RESULT_CONFIG, _("%s: account '%s' uses OAuth; auth must be auto, xoauth2 or oauthbearer"),
 				   a->origin[KEY_AUTH], a->name);
@@ -604,6 +688,8 @@ bool config_account_resolve(const struct config *cfg, const char *name,
 	out->aliases = cfg->aliases;
 	out->n_aliases = cfg->n_aliases;
 	inherit_defaults(out, &cfg->defaults);
+	if (out->alias_table == NULL && out->aliases_file != NULL && out->aliases_file == cfg->defaults.aliases_file)
+		out->alias_table = cfg->defaults.alias_table;
 	if (!providers_apply(out, out->preset_host, sizeof out->preset_host, r))
 		return false;
 	apply_builtin_defaults(out);
@@ -649,7 +735,12 @@ static void account_free_fields(struct account *a)
 	free(a->oauth_authorize_endpoint);
 	free(a->oauth_token_file);
 	free(a->aliases_file);
+	aliases_file_free(a->alias_table);
 	free(a->admin_address);
+	free(a->source_ip);
+	free(a->proxy);
+	free(a->proxy_password_file);
+	free(a->proxy_password_command);
 	free(a->section_origin);
 	for (size_t i = 0; i < KEY_COUNT; i++)
 		free(a->origin[i]);

@@ -27,6 +27,7 @@ enum oauth_grant {
 	OAUTH_GRANT_CLIENT_CREDENTIALS
 };
 enum from_policy { FROM_POLICY_KEEP, FROM_POLICY_REWRITE_UNQUALIFIED, FROM_POLICY_ALWAYS };
+enum ip_family { IP_FAMILY_ANY, IP_FAMILY_IPV4, IP_FAMILY_IPV6 };
 /* Where the envelope sender comes from when -f is not given. */
 enum envelope_from { ENVELOPE_FROM_ACCOUNT, ENVELOPE_FROM_HEADER };
 enum password_source {
@@ -44,14 +45,18 @@ enum account_key {
 	KEY_OAUTH_CLIENT_SECRET_FILE, KEY_OAUTH_CLIENT_SECRET_COMMAND, KEY_OAUTH_TENANT,
 	KEY_OAUTH_SCOPE, KEY_OAUTH_TOKEN_ENDPOINT, KEY_OAUTH_DEVICE_ENDPOINT,
 	KEY_OAUTH_AUTHORIZE_ENDPOINT, KEY_OAUTH_GRANT, KEY_OAUTH_TOKEN_FILE, KEY_ENVELOPE_FROM,
-	KEY_ALLOW_FROM_OVERRIDE, KEY_ALIASES_FILE, KEY_ADMIN_ADDRESS, KEY_COUNT
+	KEY_ALLOW_FROM_OVERRIDE, KEY_ALIASES_FILE, KEY_ADMIN_ADDRESS, KEY_IP_FAMILY, KEY_SOURCE_IP,
+	KEY_CONNECT_TIMEOUT, KEY_PROXY, KEY_PROXY_PASSWORD_FILE, KEY_PROXY_PASSWORD_COMMAND, KEY_COUNT
 };
 
 /* One bit per account key in set_mask / file_mask. */
 #define KEY_BIT(k) (UINT64_C(1) << (k))
 
 #define CONFIG_DEFAULT_TIMEOUT 30
+#define CONFIG_DEFAULT_CONNECT_TIMEOUT 10
 #define CONFIG_DEFAULT_QUEUE_LIFETIME (5 * 24 * 3600)
+
+struct aliases_file;
 
 /* [aliases]: a bare local name and the address list it stands for. */
 struct alias {
@@ -93,6 +98,12 @@ struct account {
 	bool allow_from_override;       /* honour -f/-r (default yes) */
 	char *aliases_file;             /* /etc/aliases-style file, or NULL */
 	char *admin_address;            /* gets the notices of expired/failed mail */
+	enum ip_family ip_family;       /* which addresses of the relay to try */
+	char *source_ip;                /* local address to connect from, or NULL */
+	unsigned connect_timeout;       /* seconds for TCP (and the proxy) to connect */
+	char *proxy;                    /* socks5h://[user@]host:port or http://[user@]host:port */
+	char *proxy_password_file;
+	char *proxy_password_command;
 	char tls_cache_file[512];       /* set by config_account_resolve(); "" when off */
 	/* Set by config_account_resolve(): `from` as written (addresses and
 	 * patterns, sender.h) and its first address, which `from` then points to. */
@@ -120,6 +131,9 @@ struct account {
 	/* Set by config_account_resolve(): the [aliases] table (borrowed). */
 	const struct alias *aliases;
 	size_t n_aliases;
+	/* The aliases_file, read at its first lookup (aliases_file.h); owned by
+	 * the account in cfg that set aliases_file, borrowed by resolved copies. */
+	struct aliases_file *alias_table;
 
 	uint64_t set_mask;              /* KEY_BIT(key) when set by a file */
 	uint64_t file_mask;             /* same, for the file being parsed */

@@ -3,6 +3,7 @@
  */
 #include "autoconfig.h"
 
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
@@ -14,6 +15,7 @@
 
 #include "config_internal.h"
 #include "i18n.h"
+#include "proxy.h"
 
 bool config_fail_at(struct parse_ctx *ctx, const char *fmt, ...)
 {
@@ -139,6 +141,42 @@ static bool parse_envelope_from(const char *value, void *field, struct parse_ctx
 	else
 		return config_fail_at(ctx, _("invalid envelope_from '%s' (expected account or header)"), value);
 	return true;
+}
+
+static const char *const family_names[] = { "any", "ipv4", "ipv6" };
+
+static bool parse_ip_family(const char *value, void *field, struct parse_ctx *ctx)
+{
+	for (size_t i = 0; i < sizeof family_names / sizeof family_names[0]; i++) {
+		if (strcasecmp(value, family_names[i]) == 0) {
+			*(enum ip_family *)field = (enum ip_family)i;
+			return true;
+		}
+	}
+	return config_fail_at(ctx, _("invalid ip_family '%s' (expected any, ipv4 or ipv6)"), value);
+}
+
+static bool parse_ip_address(const char *value, void *field, struct parse_ctx *ctx)
+{
+	unsigned char addr[16];
+
+	if (inet_pton(AF_INET, value, addr) != 1 && inet_pton(AF_INET6, value, addr) != 1)
+		return config_fail_at(ctx, _("invalid source_ip '%s' (an IPv4 or IPv6 address)"), value);
+	return config_parse_string(value, field, ctx);
+}
+
+static bool parse_proxy(const char *value, void *field, struct parse_ctx *ctx)
+{
+	struct proxy_url url;
+	char why[256];
+
+	if ((strncasecmp(value, "socks5h://", 10) != 0 && strncasecmp(value, "http://", 7) != 0) ||
+	    strpbrk(value, " \t\"<>\\^`{|}") != NULL)
+		return config_fail_at(ctx, _("invalid proxy '%s' (expected socks5h://[user@]host:port or http://[user@]host:port)"),
+				      value);
+	if (!proxy_parse(value, &url, why, sizeof why))
+		return config_fail_at(ctx, _("invalid proxy '%s': %s"), value, why);
+	return config_parse_string(value, field, ctx);
 }
 
 static const char *const grant_names[] = { "device_code", "authorization_code", "client_credentials" };
@@ -292,6 +330,13 @@ const struct key_spec config_key_table[] = {
 	{ "allow_from_override", KEY_ALLOW_FROM_OVERRIDE, parse_bool, ACCOUNT_FIELD(allow_from_override) },
 	{ "aliases_file",     KEY_ALIASES_FILE,     parse_path,     ACCOUNT_FIELD(aliases_file) },
 	{ "admin_address",    KEY_ADMIN_ADDRESS,    config_parse_string, ACCOUNT_FIELD(admin_address) },
+	{ "ip_family",        KEY_IP_FAMILY,        parse_ip_family, ACCOUNT_FIELD(ip_family) },
+	{ "source_ip",        KEY_SOURCE_IP,        parse_ip_address, ACCOUNT_FIELD(source_ip) },
+	{ "connect_timeout",  KEY_CONNECT_TIMEOUT,  parse_timeout,  ACCOUNT_FIELD(connect_timeout) },
+	{ "proxy",            KEY_PROXY,            parse_proxy,    ACCOUNT_FIELD(proxy) },
+	{ "proxy_password_file", KEY_PROXY_PASSWORD_FILE, parse_path, ACCOUNT_FIELD(proxy_password_file) },
+	{ "proxy_password_command", KEY_PROXY_PASSWORD_COMMAND, config_parse_string,
+	  ACCOUNT_FIELD(proxy_password_command) },
 	{ "from",             KEY_FROM,             config_parse_string,   ACCOUNT_FIELD(from) },
 	{ "domain",           KEY_DOMAIN,           parse_hostname, ACCOUNT_FIELD(domain) },
 	{ "timeout",          KEY_TIMEOUT,          parse_timeout,  ACCOUNT_FIELD(timeout) },
@@ -334,6 +379,8 @@ bool config_key_value(const struct account *a, enum account_key key, char *buf, 
 			snprintf(buf, size, "%s", tls_names[*(const enum tls_mode *)field]);
 		else if (k->parse == parse_auth)
 			snprintf(buf, size, "%s", auth_names[*(const enum auth_choice *)field]);
+		else if (k->parse == parse_ip_family)
+			snprintf(buf, size, "%s", family_names[*(const enum ip_family *)field]);
 		else if (k->parse == parse_envelope_from)
 			snprintf(buf, size, "%s", *(const enum envelope_from *)field == ENVELOPE_FROM_HEADER ? "header" : "account");
 		else if (k->parse == parse_oauth_grant)

@@ -1,5 +1,6 @@
 #include "autoconfig.h"
 
+#include <stdio.h>
 #include <string.h>
 #include <time.h>
 
@@ -8,23 +9,59 @@
 #include "i18n.h"
 #include "log.h"
 #include "net.h"
+#include "proxy.h"
 
-bool deliver_connect(const struct account *acct, bool verbose, struct conn *c, struct result *r)
+/* After the tunnel is up, a failure is the relay's: say so and which
+ * proxy it was reached through. */
+bool deliver_relay_hop(const struct account *acct, struct result *r)
+{
+	struct proxy_url url;
+	char prefix[700], label[300], why[256];
+
+	if (acct->proxy == NULL || r->cls == RESULT_OK || !proxy_parse(acct->proxy, &url, why, sizeof why))
+		return false;
+	/* TRANSLATORS: "relay smtp.example.com:587 (through proxy proxy.example:1080)" */
+	snprintf(prefix, sizeof prefix, _("relay %s:%u (through %s)"), acct->host, acct->port,
+		 proxy_label(&url, label, sizeof label));
+	return result_prefix(r, prefix);
+}
+
+bool deliver_connect_report(const struct account *acct, bool verbose, struct conn *c,
+			    struct connect_report *rep, struct result *r)
 {
 	struct tls_params tls = {
-		.hostname = acct->host,
+		.hostname = acct->host,         /* also through a proxy: end to end */
 		.ca_file = acct->tls_ca_file,
 		.verify = acct->tls_verify,
 		.timeout_s = acct->timeout,
 		.cache_file = acct->tls_cache_file,
 	};
+	struct connect_params cp = {
+		.family = acct->ip_family,
+		.source_ip = acct->source_ip,
+		.timeout_s = acct->connect_timeout,
+	};
+	bool ok;
 	int fd;
 
-	if (!net_connect(acct->host, acct->port, acct->timeout, &fd, r))
+	if (acct->proxy != NULL)
+		ok = proxy_connect(acct, &cp, verbose, &fd, rep, r);
+	else
+		ok = net_connect(acct->host, acct->port, &cp, NULL, &fd, rep, r);
+	if (verbose)
+		connect_report_trace(rep);
+	if (!ok || !conn_init(c, fd, acct->timeout, verbose, r))
 		return false;
-	if (!conn_init(c, fd, acct->timeout, verbose, r))
-		return false;
-	return acct->tls != TLS_MODE_IMPLICIT || conn_starttls(c, &tls, r);
+	if (acct->tls != TLS_MODE_IMPLICIT || conn_starttls(c, &tls, r))
+		return true;
+	return deliver_relay_hop(acct, r);
+}
+
+bool deliver_connect(const struct account *acct, bool verbose, struct conn *c, struct result *r)
+{
+	struct connect_report rep;
+
+	return deliver_connect_report(acct, verbose, c, &rep, r);
 }
 
 void deliver_log(struct eventlog *log, const struct account *acct, const struct envelope *env,
@@ -58,7 +95,9 @@ bool deliver(const struct account *acct, const struct secret *secret,
 		log_warn(_("tls_verify = no for account '%s': the relay's certificate is not checked"),
 			 acct->name);
 	clock_gettime(CLOCK_MONOTONIC, &start);
-	ok = deliver_connect(acct, verbose, &c, r) && smtp_submit(&c, acct, secret, env, msg, out, r);
+	ok = deliver_connect(acct, verbose, &c, r);
+	if (ok && !smtp_submit(&c, acct, secret, env, msg, out, r))
+		ok = deliver_relay_hop(acct, r);
 	conn_close(&c);
 	if (ok)
 		deliver_log(log, acct, env, msg, out, &start);

@@ -1,6 +1,6 @@
 /* One delivery attempt: connect to the account's relay, submit the message
  * and log the outcome (syslog, facility mail).  Shared by the pipe mode
- * and -bs.  Errors are those of net_connect(), tls_start() and
+ * and -bs.  Errors are those of net_connect(), proxy_connect(), tls_start() and
  * smtp_submit(); out carries the relay's reply for callers that pass it on.
  */
 #ifndef RELAYMAIL_DELIVER_H
@@ -8,6 +8,7 @@
 
 #include "config.h"
 #include "conn.h"
+#include "connect.h"
 #include "credentials.h"
 #include "envelope.h"
 #include "eventlog.h"
@@ -16,8 +17,18 @@
 
 #include <time.h>
 
-/* Connect (TCP, and TLS for implicit TLS) to the account's relay. */
+/* Connect (TCP, and TLS for implicit TLS) to the account's relay, directly
+ * (net.c, Happy Eyeballs) or through acct->proxy (proxy.c); with verbose,
+ * each address tried is traced on stderr. */
 bool deliver_connect(const struct account *acct, bool verbose, struct conn *c, struct result *r);
+
+/* The same, and rep (caller-allocated) lists the attempts, for --check. */
+bool deliver_connect_report(const struct account *acct, bool verbose, struct conn *c,
+			    struct connect_report *rep, struct result *r);
+
+/* With a proxy, put "relay HOST:PORT (through proxy URL): " in front of
+ * r's message (a failure after the tunnel was open).  Returns false. */
+bool deliver_relay_hop(const struct account *acct, struct result *r);
 
 /* The "sent" event line of a delivery that began at start (monotonic). */
 void deliver_log(struct eventlog *log, const struct account *acct, const struct envelope *env,

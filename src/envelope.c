@@ -9,20 +9,106 @@
 
 #include <gnutls/crypto.h>
 
+#include "aliases_file.h"
 #include "envelope.h"
 #include "header_fix.h"
 #include "i18n.h"
+#include "log.h"
+#include "sender.h"
 
-static char *choose_domain(const struct account *acct)
+/* A domain that may qualify addresses: a dot inside, host name characters
+ * only.  "web1" is not one: root@web1 is refused by every relay. */
+static bool is_mail_domain(const char *name)
+{
+	size_t len = strlen(name);
+
+	return len > 2 && len < 254 && strchr(name, '.') != NULL && name[0] != '.' &&
+	       name[len - 1] != '.' &&
+	       strspn(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-") == len;
+}
+
+/* The first line of /etc/mailname, as Debian's MTAs read it. */
+static bool read_mailname(char *buf, size_t size)
+{
+	FILE *f = fopen(MAILNAME_FILE, "re");
+	bool ok;
+
+	if (f == NULL)
+		return false;
+	ok = fgets(buf, (int)size, f) != NULL;
+	fclose(f);
+	if (!ok)
+		return false;
+	buf[strcspn(buf, " \t\r\n")] = '\0';
+	return is_mail_domain(buf);
+}
+
+static void host_name(char *buf, size_t size)
+{
+	if (gethostname(buf, size) != 0)
+		buf[0] = '\0';
+	buf[size - 1] = '\0';
+}
+
+bool envelope_qualify_domain(const struct account *acct, char *buf, size_t size, const char **source)
+{
+	if (acct->domain != NULL) {
+		snprintf(buf, size, "%s", acct->domain);
+		*source = "domain";
+		return true;
+	}
+	*source = MAILNAME_FILE;
+	if (read_mailname(buf, size))
+		return true;
+	host_name(buf, size);
+	*source = "host name";
+	return is_mail_domain(buf);
+}
+
+/* The domain that qualifies bare names: domain, else /etc/mailname, else
+ * the host name when it has a dot.  NULL when there is none. */
+static char *qualify_domain(const struct account *acct)
+{
+	char name[256];
+	const char *source;
+
+	return envelope_qualify_domain(acct, name, sizeof name, &source) ? strdup(name) : NULL;
+}
+
+/* For EHLO and Message-ID: the qualifying domain, else the sender's, else
+ * the host name. */
+static char *plain_domain(const struct envelope *env)
+{
+	const char *at = env->sender != NULL ? strrchr(env->sender, '@') : NULL;
+	char name[256];
+
+	if (env->qualify_domain != NULL)
+		return strdup(env->qualify_domain);
+	if (at != NULL && at[1] != '\0')
+		return strdup(at + 1);
+	host_name(name, sizeof name);
+	return strdup(name[0] != '\0' ? name : "localhost");
+}
+
+/* Qualifying needs a domain; say which setting gives one. */
+static bool no_domain(const struct account *acct, const char *addr, struct result *r)
 {
 	char host[256];
 
-	if (acct->domain != NULL)
-		return strdup(acct->domain);
-	if (gethostname(host, sizeof host) != 0 || host[0] == '\0')
-		return strdup("localhost");
-	host[sizeof host - 1] = '\0';
-	return strdup(host);
+	host_name(host, sizeof host);
+	return result_fail(r, RESULT_CONFIG,
+			   _("cannot qualify '%s': set domain in account '%s', write the mail domain to %s, or add '%s' to [aliases] (the host name '%s' has no dot)"),
+			   addr, acct->name ? acct->name : "?", MAILNAME_FILE, addr, host);
+}
+
+static bool no_sender_domain(const struct account *acct, const char *name, struct result *r)
+{
+	char host[256];
+
+	host_name(host, sizeof host);
+	return result_fail(r, RESULT_CONFIG,
+			   _("no sender address for '%s': set from or domain in account '%s', or write the mail domain to %s (the host name '%s' has no dot)"),
+			   name, acct->name ? acct->name : "?", MAILNAME_FILE, host);
 }
 
 static const struct passwd *current_user(void)
@@ -57,11 +143,16 @@ static bool add_qualified(const struct account *acct, struct address_list *list,
 	if (strchr(addr, '@') != NULL)
 		return address_list_add(list, addr, r);
 	alias = config_alias(acct, addr);
+	/* [aliases] first, then aliases_file (aliases_file.h). */
+	if (alias == NULL && !aliases_file_lookup(acct->alias_table, addr, &alias, r))
+		return false;
 	if (alias != NULL) {
 		if (depth >= ALIAS_DEPTH)
 			return result_fail(r, RESULT_CONFIG, _("alias '%s' loops"), addr);
 		return add_from_text_depth(acct, list, domain, alias, strlen(alias), depth + 1, r);
 	}
+	if (domain == NULL)
+		return no_domain(acct, addr, r);
 	n = snprintf(buf, sizeof buf, "%s@%s", addr, domain);
 	if (n < 0 || (size_t)n >= sizeof buf)
 		return result_fail(r, RESULT_DATAERR, _("address longer than %d characters"), ADDRESS_MAX);
@@ -103,7 +194,7 @@ static bool add_from_text_depth(const struct account *acct, struct address_list 
 static bool add_from_text(const struct account *acct, struct envelope *env, const char *text,
 			  size_t len, struct result *r)
 {
-	return add_from_text_depth(acct, &env->recipients, env->domain, text, len, 0, r);
+	return add_from_text_depth(acct, &env->recipients, env->qualify_domain, text, len, 0, r);
 }
 
 /* -t: To/Cc/Bcc, or only the Resent- forms when the message was resent. */
@@ -145,7 +236,9 @@ static bool qualify_sender(const struct account *acct, struct envelope *env, con
 {
 	struct address_list one = { 0 };
 
-	if (!add_qualified(acct, &one, name, env->domain, 0, r))
+	if (env->qualify_domain == NULL && config_alias(acct, name) == NULL)
+		return no_sender_domain(acct, name, r);
+	if (!add_qualified(acct, &one, name, env->qualify_domain, 0, r))
 		return false;
 	env->sender = one.n > 0 ? strdup(one.items[0]) : NULL;
 	address_list_free(&one);
@@ -156,44 +249,52 @@ static bool qualify_sender(const struct account *acct, struct envelope *env, con
 	return true;
 }
 
-static bool build_sender(const struct options *opts, const struct account *acct,
-			 struct envelope *env, struct result *r)
+static bool set_sender(const struct account *acct, struct envelope *env, const char *given,
+		       struct result *r)
 {
-	const struct passwd *pw;
-	const char *given = opts->sender ? opts->sender : acct->from;
-
-	if (given != NULL) {
-		if (!rfc5322_address_is_safe(given) || strpbrk(given, " <>") != NULL)
-			return result_fail(r, RESULT_USAGE, _("invalid sender address '%s'"), given);
-		if (*given == '\0' || strchr(given, '@') != NULL)
-			env->sender = strdup(given);
-		else
-			return qualify_sender(acct, env, given, r);
-	} else if (opts->caller_user != NULL) {
-		return qualify_sender(acct, env, opts->caller_user, r);
-	} else {
-		pw = current_user();
-		return qualify_sender(acct, env, pw ? pw->pw_name : "nobody", r);
-	}
+	if (!rfc5322_address_is_safe(given) || strpbrk(given, " <>") != NULL)
+		return result_fail(r, RESULT_USAGE, _("invalid sender address '%s'"), given);
+	if (*given != '\0' && strchr(given, '@') == NULL)
+		return qualify_sender(acct, env, given, r);
+	env->sender = strdup(given);
 	if (env->sender == NULL)
 		return result_fail(r, RESULT_OSERR, _("out of memory"));
 	return true;
 }
 
-static const char *sender_full_name(const struct options *opts)
+/* MAIL FROM: -f unless the account sets allow_from_override = no; else
+ * From:/Sender: with envelope_from = header; else the account's from (an
+ * account whose from has only patterns: the From: address they match);
+ * else the login name. */
+static bool build_sender(const struct options *opts, const struct account *acct,
+			 const struct message *msg, struct envelope *env, struct result *r)
 {
+	char given[ADDRESS_MAX + 1], header[ADDRESS_MAX + 1];
 	const struct passwd *pw;
+	const char *use = NULL;
 
-	if (opts->fullname != NULL)
-		return opts->fullname;
-	/* The service's caller, not the service user (and no getpwuid() in
-	 * its threads). */
-	if (opts->caller_user != NULL)
-		return opts->caller_gecos != NULL && *opts->caller_gecos ? opts->caller_gecos : NULL;
-	pw = current_user();
-	if (pw == NULL || pw->pw_gecos == NULL || pw->pw_gecos[0] == '\0')
-		return NULL;
-	return pw->pw_gecos;
+	if (opts->sender != NULL && !acct->allow_from_override) {
+		/* Callers are not told: their mail goes out all the same. */
+		log_info(_("-f %s ignored: account '%s' sets allow_from_override = no"), opts->sender,
+			 acct->name ? acct->name : "?");
+	} else if (opts->sender != NULL) {
+		if (!sender_parse_given(opts->sender, given, sizeof given, r))
+			return false;
+		use = given;
+	}
+	if (use == NULL && sender_from_headers(msg, header, sizeof header) &&
+	    (acct->envelope_from == ENVELOPE_FROM_HEADER ||
+	     (acct->from == NULL && sender_list_match(acct->from_list, header, NULL, 0) != SENDER_MATCH_NONE)))
+		use = header;
+	if (use == NULL)
+		use = acct->from;
+	if (use == NULL && opts->caller_user != NULL)
+		use = opts->caller_user;
+	if (use == NULL) {
+		pw = current_user();
+		use = pw ? pw->pw_name : "nobody";
+	}
+	return set_sender(acct, env, use, r);
 }
 
 /* Never transmitted (Postfix's message_drop_headers): blind copies, and
@@ -213,10 +314,9 @@ static void drop_private_headers(struct message *msg)
 static bool add_missing_headers(const struct options *opts, struct envelope *env,
 				struct message *msg, struct result *r)
 {
-	char buf[2048], gecos[256], daemon[300];
+	char buf[2048];
 	unsigned char random[12];
 	time_t now = time(NULL);
-	const char *name;
 
 	if (message_find(msg, "Date", 0) < 0) {
 		if (!rfc5322_format_date(now, buf, sizeof buf) ||
@@ -229,19 +329,7 @@ static bool add_missing_headers(const struct options *opts, struct envelope *env
 		    !message_add_header(msg, "Message-ID", buf, r))
 			return result_fail(r, RESULT_SOFTWARE, _("cannot add a Message-ID header"));
 	}
-	if (message_find(msg, "From", 0) < 0) {
-		name = sender_full_name(opts);
-		/* gecos holds "Full Name,room,phone,...": only the name counts. */
-		if (snprintf(gecos, sizeof gecos, "%s", name ? name : "") >= (int)sizeof gecos)
-			rfc5322_utf8_trim_partial(gecos);
-		if (opts->fullname == NULL)
-			gecos[strcspn(gecos, ",")] = '\0';
-		snprintf(daemon, sizeof daemon, "MAILER-DAEMON@%s", env->domain);
-		if (!rfc5322_format_mailbox(gecos, *env->sender ? env->sender : daemon, buf, sizeof buf) ||
-		    !message_add_header(msg, "From", buf, r))
-			return result_fail(r, RESULT_SOFTWARE, _("cannot add a From header"));
-	}
-	return true;
+	return header_fix_add_from(opts, env, msg, r);
 }
 
 static bool is_ascii(const char *s)
@@ -265,15 +353,29 @@ static bool note_utf8_addresses(struct envelope *env)
 	return true;
 }
 
+/* from_policy = always: a From: that the account's from list allows
+ * (*@example.org) stays as it is. */
+static bool fix_from(const struct account *acct, const char *domain, struct message *msg,
+		     struct result *r)
+{
+	char from[ADDRESS_MAX + 1];
+
+	if (acct->from_policy == FROM_POLICY_ALWAYS && sender_header_address(msg, "From", from, sizeof from) &&
+	    sender_list_match(acct->from_list, from, NULL, 0) != SENDER_MATCH_NONE)
+		return true;
+	return header_fix_from_policy(acct, domain, msg, r);
+}
+
 bool envelope_build(const struct options *opts, const struct account *acct,
 		    struct message *msg, struct envelope *env, struct result *r)
 {
 	memset(env, 0, sizeof *env);
-	env->domain = choose_domain(acct);
+	env->qualify_domain = qualify_domain(acct);
+	if (!build_sender(opts, acct, msg, env, r))
+		return false;
+	env->domain = plain_domain(env);
 	if (env->domain == NULL)
 		return result_fail(r, RESULT_OSERR, _("out of memory"));
-	if (!build_sender(opts, acct, env, r))
-		return false;
 	for (size_t i = 0; i < opts->n_recipients; i++) {
 		const char *arg = opts->recipients[i];
 
@@ -285,6 +387,8 @@ bool envelope_build(const struct options *opts, const struct account *acct,
 	}
 	if (opts->extract_recipients && !add_header_recipients(acct, env, msg, r))
 		return false;
+	if (env->recipients.n == 0 && opts->extract_recipients)
+		return result_fail(r, RESULT_USAGE, _("no recipients: -t found no address in the To:, Cc: and Bcc: headers"));
 	if (env->recipients.n == 0)
 		return result_fail(r, RESULT_USAGE, _("no recipients: give them as arguments or use -t"));
 	env->body_8bit = opts->body_8bit || msg->eight_bit;
@@ -294,8 +398,8 @@ bool envelope_build(const struct options *opts, const struct account *acct,
 	env->allow_partial = true;
 	drop_private_headers(msg);
 	env->smtputf8 = opts->smtputf8;
-	return header_fix_from_policy(acct, env->domain, msg, r) &&
-	       header_fix_addresses(acct, env->domain, msg, r) &&
+	return fix_from(acct, env->qualify_domain, msg, r) &&
+	       header_fix_addresses(acct, env->qualify_domain, msg, r) &&
 	       add_missing_headers(opts, env, msg, r) &&
 	       header_fix_encode_8bit(msg, &env->needs_smtputf8, r) &&
 	       header_fix_fold(msg, r) && note_utf8_addresses(env);
@@ -305,6 +409,7 @@ void envelope_free(struct envelope *env)
 {
 	free(env->sender);
 	free(env->domain);
+	free(env->qualify_domain);
 	address_list_free(&env->recipients);
 	memset(env, 0, sizeof *env);
 }

@@ -1,19 +1,31 @@
 #include "autoconfig.h"
 
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include "envelope.h"
 #include "header_fix.h"
 #include "i18n.h"
+#include "log.h"
 #include "rfc5322.h"
 
 static const char *const address_headers[] = {
 	"From", "To", "Cc", "Reply-To", "Sender",
 	"Resent-From", "Resent-To", "Resent-Cc", "Resent-Sender",
 };
+
+static bool is_address_header(const struct header *h)
+{
+	for (size_t k = 0; k < sizeof address_headers / sizeof address_headers[0]; k++) {
+		if (message_header_is(h, address_headers[k]))
+			return true;
+	}
+	return false;
+}
 
 struct growbuf {
 	char *data;
@@ -239,6 +251,55 @@ bool header_fix_from_policy(const struct account *acct, const char *domain, stru
 	return ok;
 }
 
+/* ---- From for a message without one ---------------------------------- */
+
+/* The sender's full name as Postfix's sendmail takes it: -F, else $NAME,
+ * else the passwd GECOS up to its first comma ("Full Name,room,phone").
+ * $NAME is the caller's only in the client: the service's environment is
+ * its own, and its caller's GECOS comes with the request. */
+static void full_name(const struct options *opts, char *buf, size_t size)
+{
+	const struct passwd *pw;
+	const char *name = opts->fullname, *env = NULL;
+	bool gecos = false;
+
+	if (name == NULL && opts->caller_user == NULL)
+		env = secure_getenv("NAME");
+	if (name == NULL && env != NULL && *env != '\0')
+		name = env;
+	if (name == NULL) {
+		gecos = true;
+		if (opts->caller_user != NULL)
+			name = opts->caller_gecos;
+		else if ((pw = getpwuid(getuid())) != NULL)
+			name = pw->pw_gecos;
+	}
+	if (snprintf(buf, size, "%s", name ? name : "") >= (int)size)
+		rfc5322_utf8_trim_partial(buf);
+	if (gecos)
+		buf[strcspn(buf, ",")] = '\0';
+}
+
+bool header_fix_add_from(const struct options *opts, const struct envelope *env,
+			 struct message *msg, struct result *r)
+{
+	char buf[2048], name[256], daemon[300];
+
+	if (message_find(msg, "From", 0) >= 0)
+		return true;
+	/* The null sender's From names no person (Postfix: MAILER-DAEMON). */
+	if (*env->sender == '\0') {
+		snprintf(daemon, sizeof daemon, "MAILER-DAEMON@%s", env->domain);
+		name[0] = '\0';
+	} else {
+		full_name(opts, name, sizeof name);
+	}
+	if (!rfc5322_format_mailbox(name, *env->sender ? env->sender : daemon, buf, sizeof buf) ||
+	    !message_add_header(msg, "From", buf, r))
+		return result_fail(r, RESULT_SOFTWARE, _("cannot add a From header"));
+	return true;
+}
+
 /* ---- 8-bit header text ---------------------------------------------- */
 
 static bool has_8bit(const char *p, size_t n)
@@ -312,6 +373,125 @@ bool header_fix_encode_8bit(struct message *msg, bool *eight_bit_left, struct re
 	return true;
 }
 
+/* ---- relays without SMTPUTF8 ------------------------------------------ */
+
+/* Address lists whose display names and comments can be encoded. */
+static bool has_phrases(const struct header *h)
+{
+	return is_address_header(h) || message_header_is(h, "Disposition-Notification-To");
+}
+
+/* Fields with a syntax of their own (RFC 5322, 2045, 2183, 2369, 6376):
+ * an encoded word would change what they say.  Any other field is
+ * unstructured text (RFC 5322 3.6.8). */
+static bool is_structured(const struct header *h)
+{
+	static const char *const names[] = {
+		"Date", "Message-ID", "In-Reply-To", "References", "Resent-Date",
+		"Resent-Message-ID", "Return-Path", "Received", "Keywords", "MIME-Version",
+		"Content-Type", "Content-Transfer-Encoding", "Content-ID", "Content-Disposition",
+		"Content-Language", "DKIM-Signature", "Authentication-Results", "Auto-Submitted",
+	};
+
+	for (size_t k = 0; k < sizeof names / sizeof names[0]; k++) {
+		if (message_header_is(h, names[k]))
+			return true;
+	}
+	return (h->name_len > 5 && strncasecmp(h->text, "List-", 5) == 0) ||
+	       (h->name_len > 4 && strncasecmp(h->text, "ARC-", 4) == 0);
+}
+
+/* "WHAT: SMTPUTF8 is needed, ..." (what may be r->msg). */
+static bool refuse_8bit(const struct envelope *env, const char *what, struct result *r)
+{
+	char copy[RESULT_MSG_MAX];
+
+	snprintf(copy, sizeof copy, "%s", what);
+	return result_fail(r, RESULT_DATAERR,
+			   env->smtputf8 == 0 ? _("%s: SMTPUTF8 is needed, and -O smtputf8=no was given")
+			   : _("%s: SMTPUTF8 is needed, and the relay does not offer it"), copy);
+}
+
+/* RFC 6531 3.2: no encoding carries a UTF-8 mailbox. */
+static bool envelope_ascii(const struct envelope *env, struct result *r)
+{
+	char what[RESULT_MSG_MAX];
+
+	for (size_t i = 0; i <= env->recipients.n; i++) {
+		const char *a = i == 0 ? env->sender : env->recipients.items[i - 1];
+
+		if (has_8bit(a, strlen(a))) {
+			snprintf(what, sizeof what, _("the address '%s' is not ASCII"), a);
+			return refuse_8bit(env, what, r);
+		}
+	}
+	return true;
+}
+
+/* The value with its display names and comments encoded; the buffer grows
+ * until the encoded text fits (many short names grow most). */
+static bool encode_phrases(const struct envelope *env, struct header *h, struct result *r)
+{
+	char what[RESULT_MSG_MAX];
+	size_t vlen, outlen;
+	const char *v = message_header_value(h, &vlen);
+	bool ok = false;
+
+	for (size_t size = vlen * 3 + 256; !ok && size <= vlen * 32 + 256; size *= 2) {
+		char *buf = malloc(size);
+
+		if (buf == NULL)
+			return result_fail(r, RESULT_OSERR, _("out of memory"));
+		ok = rfc5322_encode_phrases(v, vlen, h->name_len + 1, buf, size, &outlen, r) &&
+		     replace_value(h, buf, outlen, r);
+		free(buf);
+		if (!ok && r->cls != RESULT_OSERR)
+			break;
+	}
+	if (ok || r->cls != RESULT_DATAERR)
+		return ok;
+	/* Names are short; a cut message is still a message. */
+	if (snprintf(what, sizeof what, "%.*s: %.600s", (int)(h->name_len < 100 ? h->name_len : 100),
+		     h->text, r->msg) < 0)
+		what[0] = '\0';
+	return refuse_8bit(env, what, r);
+}
+
+static bool refuse_field(const struct envelope *env, const struct header *h, struct result *r)
+{
+	char what[RESULT_MSG_MAX];
+
+	snprintf(what, sizeof what, _("%.*s: the field is not ASCII"), (int)h->name_len, h->text);
+	return refuse_8bit(env, what, r);
+}
+
+bool header_fix_downgrade(const struct envelope *env, const struct message *msg,
+			  struct message *plain, struct result *r)
+{
+	bool ok;
+
+	memset(plain, 0, sizeof *plain);
+	plain->spool_fd = -1;
+	ok = envelope_ascii(env, r) && message_copy(msg, plain, r);
+
+	for (size_t i = 0; ok && i < plain->n_headers; i++) {
+		struct header *h = &plain->headers[i];
+
+		if (h->omit || !has_8bit(h->text, h->len))
+			continue;
+		if (has_phrases(h))
+			ok = encode_phrases(env, h, r);
+		else if (is_structured(h))
+			ok = refuse_field(env, h, r);
+		else
+			ok = encode_header(h, r);
+	}
+	ok = ok && header_fix_fold(plain, r);
+	if (!ok)
+		message_free(plain);
+	return ok;
+}
+
 /* ---- folding ----------------------------------------------------------- */
 
 static bool is_blank(char c)
@@ -319,21 +499,36 @@ static bool is_blank(char c)
 	return c == ' ' || c == '\t';
 }
 
-/* Fold one physical line text[pos, end) (end at its CR) into lines of at
- * most HEADER_LINE_MAX characters: at the last blank that leaves something
- * before it, else (one unbreakable run) hard, at a UTF-8 character
- * boundary, with a blank inserted to make the rest a continuation line,
- * which then counts against the limit too.  Sets *hard for a hard break. */
-static bool fold_line(const char *text, size_t pos, size_t end, struct growbuf *out, bool *hard)
+/* Where a line may be folded: before a blank, or (breaks[i] set) before
+ * position i, right after a comma that separates addresses. */
+struct fold_map {
+	const char *text;
+	const unsigned char *breaks;    /* NULL: blanks only */
+};
+
+static bool may_cut(const struct fold_map *m, size_t i)
 {
-	size_t lead = 0;        /* 1 after a hard break: the inserted blank */
+	return is_blank(m->text[i]) || (m->breaks != NULL && m->breaks[i]);
+}
+
+/* Fold one physical line text[pos, end) (end at its CR) into lines of at
+ * most HEADER_LINE_MAX characters: at the last place may_cut() allows that
+ * leaves something before it, else (one unbreakable run) hard, at a UTF-8
+ * character boundary.  A break that is not before a blank gets one
+ * inserted to make the rest a continuation line, which then counts against
+ * the limit too.  Sets *hard for a hard break. */
+static bool fold_line(const struct fold_map *m, size_t pos, size_t end, struct growbuf *out,
+		      bool *hard)
+{
+	const char *text = m->text;
+	size_t lead = 0;        /* 1 after a break not at a blank: the inserted blank */
 
 	while (lead + (end - pos) > HEADER_LINE_MAX) {
 		size_t room = HEADER_LINE_MAX - lead, cut = pos + room;
 
-		while (cut > pos + 1 && !is_blank(text[cut]))
+		while (cut > pos + 1 && !may_cut(m, cut))
 			cut--;
-		if (cut == pos + 1) {
+		if (cut == pos + 1 && !may_cut(m, cut)) {
 			cut = pos + room;
 			for (int k = 0; k < 3 && cut > pos + 1 && ((unsigned char)text[cut] & 0xC0) == 0x80; k++)
 				cut--;
@@ -348,8 +543,9 @@ static bool fold_line(const char *text, size_t pos, size_t end, struct growbuf *
 	return (!lead || put(out, " ", 1)) && put(out, text + pos, end - pos);
 }
 
-static bool fold_text(const char *text, size_t len, struct growbuf *out, bool *hard)
+static bool fold_text(const struct fold_map *m, size_t len, struct growbuf *out, bool *hard)
 {
+	const char *text = m->text;
 	size_t line_start = 0;
 
 	while (line_start < len) {
@@ -360,12 +556,55 @@ static bool fold_text(const char *text, size_t len, struct growbuf *out, bool *h
 		/* every stored line ends with CRLF: fold the text before it */
 		if (end - line_start >= 2 && text[end - 1] == '\n' && text[end - 2] == '\r')
 			end -= 2;
-		if (!fold_line(text, line_start, end, out, hard) ||
+		if (!fold_line(m, line_start, end, out, hard) ||
 		    !put(out, text + end, line_end - end))
 			return false;
 		line_start = line_end;
 	}
 	return true;
+}
+
+/* Mark the places right after a comma between addresses: not in a quoted
+ * string, a comment, <...> (obsolete routes have commas) or [...].  PHP
+ * writes "To: a@x,b@y,..." without blanks; folding there keeps every
+ * address whole. */
+static unsigned char *address_breaks(const struct header *h)
+{
+	unsigned char *breaks = calloc(h->len + 1, 1);
+	size_t depth = 0;       /* comments nest */
+	bool quoted = false, angle = false, literal = false;
+
+	if (breaks == NULL)
+		return NULL;
+	for (size_t i = h->name_len; i < h->len; i++) {
+		char c = h->text[i];
+
+		if ((quoted || depth > 0) && c == '\\') {
+			i++;
+			continue;
+		}
+		if (quoted)
+			quoted = c != '"';
+		else if (depth > 0 && c == '(')
+			depth++;
+		else if (depth > 0)
+			depth -= c == ')';
+		else if (angle)
+			angle = c != '>';
+		else if (literal)
+			literal = c != ']';
+		else if (c == '"')
+			quoted = true;
+		else if (c == '(')
+			depth = 1;
+		else if (c == '<')
+			angle = true;
+		else if (c == '[')
+			literal = true;
+		else if (c == ',' && i + 1 < h->len)
+			breaks[i + 1] = 1;
+	}
+	return breaks;
 }
 
 static bool needs_folding(const struct header *h)
@@ -383,9 +622,16 @@ static bool needs_folding(const struct header *h)
 static bool fold_header(struct header *h, struct result *r)
 {
 	struct growbuf out = { NULL, 0, 0 };
-	bool hard = false;
+	struct fold_map m = { h->text, NULL };
+	unsigned char *breaks = NULL;
+	bool hard = false, ok;
 
-	if (!fold_text(h->text, h->len, &out, &hard)) {
+	if (is_address_header(h) && (breaks = address_breaks(h)) == NULL)
+		return result_fail(r, RESULT_OSERR, _("out of memory"));
+	m.breaks = breaks;
+	ok = fold_text(&m, h->len, &out, &hard);
+	free(breaks);
+	if (!ok) {
 		free(out.data);
 		return result_fail(r, RESULT_OSERR, _("out of memory"));
 	}

@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "aliases_file.h"
 #include "check.h"
 #include "config.h"
 #include "conn.h"
@@ -25,6 +26,7 @@
 #include "keyring.h"
 #include "log.h"
 #include "message.h"
+#include "msmtprc.h"
 #include "deliver.h"
 #include "handoff.h"
 #include "service.h"
@@ -35,6 +37,7 @@
 #include "providers.h"
 #include "queue.h"
 #include "result.h"
+#include "sender.h"
 #include "smtp.h"
 
 /* System file, then --config (trusted only by rule: config_trust.h), else
@@ -138,6 +141,17 @@ static void print_notice(void *arg, bool is_error, const char *text)
 		log_warn("%s", text);
 }
 
+/* account_by_sender may choose by the From: header: the message is read
+ * first then. */
+static bool resolve_for_send(const struct options *opts, const struct config *cfg,
+			     const struct message_read_opts *read_opts, struct message *msg,
+			     struct account *acct, struct result *r)
+{
+	if (sender_needs_message(cfg, opts) && !message_read(STDIN_FILENO, read_opts, msg, r))
+		return false;
+	return sender_resolve_account(cfg, opts, msg, acct, r);
+}
+
 static int run_send(const struct options *opts, int argc, char **argv)
 {
 	struct config cfg;
@@ -163,8 +177,8 @@ static int run_send(const struct options *opts, int argc, char **argv)
 		config_free(&cfg);
 		return status;
 	}
-	if (r.cls == RESULT_OK && config_account_resolve(&cfg, opts->account, &acct, &r) &&
-	    (eventlog_init(&log, &acct), message_read(STDIN_FILENO, &read_opts, &msg, &r)) &&
+	if (r.cls == RESULT_OK && resolve_for_send(opts, &cfg, &read_opts, &msg, &acct, &r) &&
+	    (eventlog_init(&log, &acct), msg.spool_fd >= 0 || message_read(STDIN_FILENO, &read_opts, &msg, &r)) &&
 	    envelope_build(opts, &acct, &msg, &env, &r) &&
 	    credentials_get(&acct, &secret, &r)) {
 		submit_message(&ctx, &env, &msg, &outcome, &r);
@@ -223,7 +237,10 @@ static void queue_via_service(const struct options *opts, const struct config *c
 		if (opts->mode == MODE_LIST_QUEUE)
 			handoff_list(&cfg->service, r);
 		else
-			handoff_flush(&cfg->service, opts->flush_all, r);
+			/* Ignoring the schedule of everyone's entries is
+			 * root's; another user's -q asks for a run of the
+			 * due ones (the service retries on its own). */
+			handoff_flush(&cfg->service, opts->flush_all && geteuid() == 0, r);
 		return;
 	}
 	if (!config_account_resolve(cfg, cfg->service.account, &acct, r))
@@ -298,6 +315,7 @@ static int check_service(const struct config *cfg)
 /* --check: a report on stdout; exit 0 only when sending would work. */
 static int run_check(const struct options *opts)
 {
+	const char *account = opts->account;
 	struct config cfg;
 	struct result r;
 	int status;
@@ -316,7 +334,10 @@ static int run_check(const struct options *opts)
 		config_free(&cfg);
 		return status;
 	}
-	status = check_run(&cfg, opts->account, opts->verbose) ? 0 : result_exitcode(RESULT_PERMFAIL);
+	if (opts->check_sender != NULL && !check_sender(&cfg, opts->check_sender, &account))
+		status = result_exitcode(RESULT_USAGE);
+	else
+		status = check_run(&cfg, account, opts->verbose) ? 0 : result_exitcode(RESULT_PERMFAIL);
 	config_free(&cfg);
 	return status;
 }
@@ -387,6 +408,33 @@ out:
 	return result_exitcode(r.cls);
 }
 
+/* newaliases, -bi, -I: check aliases_file (aliases_file.h). */
+static int run_newaliases(const struct options *opts)
+{
+	struct config cfg;
+	struct result r;
+
+	result_clear(&r);
+	config_init(&cfg);
+	if (load_config(opts, &cfg, &r))
+		aliases_file_newaliases(&cfg, opts->account, &r);
+	if (r.cls != RESULT_OK)
+		log_error("%s", r.msg);
+	config_free(&cfg);
+	return result_exitcode(r.cls);
+}
+
+/* --import-msmtprc [FILE]: needs no configuration of its own. */
+static int run_import_msmtprc(const struct options *opts)
+{
+	struct result r;
+
+	result_clear(&r);
+	if (!msmtprc_import(opts->import_file, &r))
+		log_error("%s", r.msg);
+	return result_exitcode(r.cls);
+}
+
 int main(int argc, char **argv)
 {
 	struct options opts;
@@ -430,6 +478,9 @@ int main(int argc, char **argv)
 	case MODE_SERVE:
 		return run_serve(&opts);
 	case MODE_NEWALIASES:
+		return run_newaliases(&opts);
+	case MODE_IMPORT_MSMTPRC:
+		return run_import_msmtprc(&opts);
 	case MODE_NOTHING:
 		return 0;
 	case MODE_SEND:

@@ -17,8 +17,8 @@
 #define SPOOL_BUF (128 * 1024)
 
 /* Reader state across input chunks.  A body line is emitted as soon as
- * possible; only its first two bytes (to recognise a lone ".") and a trailing
- * CR (which may precede LF in the next chunk) are held back. */
+ * possible; only its first bytes (to recognise a lone ".") and its trailing
+ * CRs (which may precede LF in the next chunk) are held back. */
 struct message_reader {
 	const struct message_read_opts *opts;
 	struct message *msg;
@@ -31,8 +31,9 @@ struct message_reader {
 	size_t hline_len;
 	size_t header_bytes;
 	/* body phase */
-	char hold[2];
+	char hold[8];
 	size_t hold_len;
+	size_t pending_cr;      /* CRs at the end of what was seen of the line */
 	size_t line_len;
 	char *out;
 	size_t out_len;
@@ -127,12 +128,41 @@ static bool emit_text(struct message_reader *rd, const char *p, size_t n)
 	return emit_content(rd, p, n);
 }
 
+/* Body text of the current line.  Its trailing CRs are held: before LF
+ * they are dropped, as Postfix's sendmail drops every CR before LF (lines
+ * ending in CR CR LF are one line end, not two); before anything else each
+ * is a bare CR, which emit_text() turns into a line end. */
+static bool emit_body(struct message_reader *rd, const char *p, size_t n)
+{
+	size_t crs = 0;
+
+	while (crs < n && p[n - 1 - crs] == '\r')
+		crs++;
+	if (crs == n) {
+		rd->pending_cr += crs;
+		return true;
+	}
+	for (; rd->pending_cr > 0; rd->pending_cr--) {
+		if (!emit_eol(rd))
+			return false;
+	}
+	rd->pending_cr = crs;
+	return emit_text(rd, p, n - crs);
+}
+
 static bool emit_hold(struct message_reader *rd)
 {
-	bool ok = emit_text(rd, rd->hold, rd->hold_len);
+	bool ok = emit_body(rd, rd->hold, rd->hold_len);
 
 	rd->hold_len = 0;
 	return ok;
+}
+
+/* LF: the CRs before it go. */
+static bool end_line(struct message_reader *rd)
+{
+	rd->pending_cr = 0;
+	return emit_eol(rd);
 }
 
 static bool is_dot_line(const struct message_reader *rd, const char *line, size_t n)
@@ -152,45 +182,33 @@ static bool body_partial(struct message_reader *rd, const char *p, size_t n)
 		return true;
 	}
 	rd->line_len += n;
-	if (!emit_hold(rd))
-		return false;
-	if (p[n - 1] == '\r') {
-		rd->hold[0] = '\r';
-		rd->hold_len = 1;
-		n--;
-	}
-	return emit_text(rd, p, n);
+	return emit_hold(rd) && emit_body(rd, p, n);
 }
 
 /* The rest of a body line up to (not including) its LF. */
 static bool body_line_end(struct message_reader *rd, const char *p, size_t n)
 {
-	char small[4];
+	char small[sizeof rd->hold + 1];
 	size_t total = rd->line_len + n;
 
-	/* Short lines are held whole: only they can be a lone ".". */
+	/* Short lines are held whole: only they can be a lone "." (followed
+	 * by CRs). */
 	bool held_whole = rd->line_len <= sizeof rd->hold;
 
 	rd->line_len = 0;
-	if (held_whole && total <= 3) {
+	if (held_whole && total <= sizeof small) {
 		memcpy(small, rd->hold, rd->hold_len);
 		memcpy(small + rd->hold_len, p, n);
 		rd->hold_len = 0;
-		if (total > 0 && small[total - 1] == '\r')
+		while (total > 0 && small[total - 1] == '\r')
 			total--;
 		if (is_dot_line(rd, small, total)) {
 			rd->finished = true;
 			return true;
 		}
-		return emit_text(rd, small, total) && emit_eol(rd);
+		return emit_body(rd, small, total) && end_line(rd);
 	}
-	if (n == 0) {
-		rd->hold_len = 0;       /* the held byte is the CR before LF */
-		return emit_eol(rd);
-	}
-	if (p[n - 1] == '\r')
-		n--;
-	return emit_hold(rd) && emit_text(rd, p, n) && emit_eol(rd);
+	return emit_hold(rd) && emit_body(rd, p, n) && end_line(rd);
 }
 
 static bool looks_like_field(const char *line, size_t n, size_t *name_len)
@@ -228,18 +246,17 @@ static bool grow_headers(struct message *msg, struct result *r)
 
 /* Append one header line (without line end) as a new field or, when
  * continuation, to the previous field. */
-static bool store_header_line(struct message_reader *rd, const char *line, size_t n,
-			      bool continuation, size_t name_len)
+static bool store_header(struct message *msg, const char *line, size_t n, bool continuation,
+			 size_t name_len, size_t limit, struct result *r)
 {
-	struct message *msg = rd->msg;
 	struct header *h;
 	char *text;
 
 	if (!continuation) {
-		if (msg->n_headers >= MESSAGE_MAX_HEADERS)
-			return result_fail(rd->r, RESULT_DATAERR, _("too many header fields (limit %d)"),
+		if (msg->n_headers >= limit)
+			return result_fail(r, RESULT_DATAERR, _("too many header fields (limit %d)"),
 					   MESSAGE_MAX_HEADERS);
-		if (!grow_headers(msg, rd->r))
+		if (!grow_headers(msg, r))
 			return false;
 		h = &msg->headers[msg->n_headers++];
 		memset(h, 0, sizeof *h);
@@ -254,7 +271,7 @@ static bool store_header_line(struct message_reader *rd, const char *line, size_
 
 		text = realloc(h->text, cap);
 		if (text == NULL)
-			return result_fail(rd->r, RESULT_OSERR, _("out of memory"));
+			return result_fail(r, RESULT_OSERR, _("out of memory"));
 		h->cap = cap;
 	}
 	memcpy(text + h->len, line, n);
@@ -267,6 +284,12 @@ static bool store_header_line(struct message_reader *rd, const char *line, size_
 	return true;
 }
 
+static bool store_header_line(struct message_reader *rd, const char *line, size_t n,
+			      bool continuation, size_t name_len)
+{
+	return store_header(rd->msg, line, n, continuation, name_len, MESSAGE_MAX_HEADERS, rd->r);
+}
+
 /* A complete line (LF removed) while still in the header block. */
 static bool header_line(struct message_reader *rd, const char *line, size_t n)
 {
@@ -274,8 +297,8 @@ static bool header_line(struct message_reader *rd, const char *line, size_t n)
 	bool first = rd->first_line;
 
 	rd->first_line = false;
-	if (n > 0 && line[n - 1] == '\r')
-		n--;
+	while (n > 0 && line[n - 1] == '\r')
+		n--;            /* as in the body: every CR before LF */
 	if (is_dot_line(rd, line, n)) {
 		rd->finished = true;
 		return true;
@@ -622,7 +645,8 @@ bool message_write_content(const struct message *msg, int fd, struct result *r)
 	buf = malloc(READ_CHUNK);
 	if (buf == NULL)
 		return result_fail(r, RESULT_OSERR, _("out of memory"));
-	while (ok && off < msg->body_size) {
+	off = msg->body_offset;
+	while (ok && off < msg->body_offset + msg->body_size) {
 		ssize_t n = pread(msg->spool_fd, buf, READ_CHUNK, off);
 
 		if (n < 0 && errno == EINTR)
@@ -664,6 +688,96 @@ bool message_adopt(int fd, bool eight_bit, struct message *msg, struct result *r
 		}
 		msg->add_crlf = n != 2 || tail[0] != '\r' || tail[1] != '\n';
 	}
+	return true;
+}
+
+/* The header block of a preformatted message, up to its blank line,
+ * into copy's headers; copy->body_offset is where the body starts. */
+static bool load_headers(const struct message *msg, struct message *copy, struct result *r)
+{
+	const size_t limit = MESSAGE_COPY_MAX_HEADER_BYTES;
+	char *block = malloc(limit);
+	size_t have = 0, at = 0;
+	char *blank = NULL;
+	bool ok = block != NULL || result_fail(r, RESULT_OSERR, _("out of memory"));
+
+	while (ok && blank == NULL && have < limit && (off_t)have < msg->body_size) {
+		ssize_t n = pread(msg->spool_fd, block + have, limit - have, (off_t)have);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			ok = result_fail(r, RESULT_OSERR, _("cannot read a queue file: %s"),
+					 n < 0 ? strerror(errno) : _("unexpected end"));
+		have += n > 0 ? (size_t)n : 0;
+		if (have >= 2 && block[0] == '\r' && block[1] == '\n')
+			blank = block;
+		else if (have >= 4)
+			blank = memmem(block, have, "\r\n\r\n", 4);
+	}
+	if (ok && blank == NULL)
+		ok = result_fail(r, RESULT_DATAERR, _("a queued message has no end of its header block"));
+	if (blank != NULL && blank != block)
+		blank += 2;             /* the last header's CRLF */
+	while (ok && block + at < blank) {
+		char *lf = memchr(block + at, '\n', (size_t)(blank - block) - at);
+		size_t n = (size_t)(lf - block) - at, name_len = 0;
+		bool continuation = block[at] == ' ' || block[at] == '\t';
+
+		if (n > 0 && block[at + n - 1] == '\r')
+			n--;
+		if ((continuation && copy->n_headers == 0) ||
+		    (!continuation && !looks_like_field(block + at, n, &name_len)))
+			ok = result_fail(r, RESULT_DATAERR, _("a queued message has a malformed header line"));
+		else
+			ok = store_header(copy, block + at, n, continuation, name_len,
+					  MESSAGE_MAX_HEADERS * 2, r);
+		at = (size_t)(lf - block) + 1;
+	}
+	copy->body_offset = blank != NULL ? blank - block + 2 : 0;
+	free(block);
+	return ok;
+}
+
+static bool copy_headers(const struct message *msg, struct message *copy, struct result *r)
+{
+	for (size_t i = 0; i < msg->n_headers; i++) {
+		const struct header *h = &msg->headers[i];
+
+		if (!grow_headers(copy, r))
+			return false;
+		copy->headers[copy->n_headers] = *h;
+		copy->headers[copy->n_headers].cap = 0;
+		copy->headers[copy->n_headers].text = malloc(h->len + 1);
+		if (copy->headers[copy->n_headers].text == NULL)
+			return result_fail(r, RESULT_OSERR, _("out of memory"));
+		memcpy(copy->headers[copy->n_headers++].text, h->text, h->len + 1);
+	}
+	return true;
+}
+
+bool message_copy(const struct message *msg, struct message *copy, struct result *r)
+{
+	bool ok;
+
+	memset(copy, 0, sizeof *copy);
+	copy->spool_fd = -1;
+	ok = msg->preformatted ? load_headers(msg, copy, r) : copy_headers(msg, copy, r);
+	if (ok && msg->spool_fd >= 0) {
+		copy->spool_fd = fcntl(msg->spool_fd, F_DUPFD_CLOEXEC, 0);
+		if (copy->spool_fd < 0)
+			ok = result_fail(r, RESULT_OSERR, _("cannot duplicate the spool descriptor: %s"),
+					 strerror(errno));
+	}
+	if (!ok) {
+		message_free(copy);
+		return false;
+	}
+	if (!msg->preformatted)
+		copy->body_offset = msg->body_offset;
+	copy->body_size = msg->body_size - (msg->preformatted ? copy->body_offset : 0);
+	copy->eight_bit = msg->eight_bit;
+	copy->add_crlf = msg->add_crlf;
 	return true;
 }
 

@@ -1,6 +1,6 @@
 /* The message: read from stdin into a private spool, headers indexed.
  *
- * message_read() normalizes line endings (a CR before LF is dropped, a bare
+ * message_read() normalizes line endings (the CRs before LF are dropped, a bare
  * CR becomes CRLF in the body and a space in a header, every line is stored
  * with CRLF, body lines over MESSAGE_MAX_LINE are folded with CRLF SP), keeps the header block in memory (bounded by
  * MESSAGE_MAX_HEADER_BYTES and MESSAGE_MAX_HEADERS) and streams the body to
@@ -21,6 +21,9 @@
 #define MESSAGE_MAX_HEADER_BYTES (256 * 1024)
 #define MESSAGE_MAX_HEADERS 1000
 #define MESSAGE_MAX_LINE 998    /* body lines are folded beyond it */
+/* A header block as relaymail wrote it (fixed up, folded, encoded) may be
+ * larger than the one it read. */
+#define MESSAGE_COPY_MAX_HEADER_BYTES (4 * MESSAGE_MAX_HEADER_BYTES)
 
 struct header {
 	char *text;             /* "Name: value\r\n" incl. folded lines; owned */
@@ -32,6 +35,8 @@ struct header {
 
 struct message {
 	int spool_fd;           /* body only, CRLF lines; -1 when none */
+	off_t body_offset;      /* where the body starts in the spool (0 but
+				 * in a copy of a preformatted message) */
 	off_t body_size;
 	struct header *headers;
 	size_t n_headers;
@@ -93,6 +98,15 @@ bool message_write_all(int fd, const char *p, size_t n, struct result *r);
  * end with CRLF gets one on the wire (add_crlf), so that the end of data is
  * never glued to its last line. */
 bool message_adopt(int fd, bool eight_bit, struct message *msg, struct result *r);
+
+/* A copy of msg whose headers can be changed without changing msg (the
+ * header text for a relay without SMTPUTF8): the headers duplicated (for a
+ * preformatted message, a queue entry, read from the header block of its
+ * file, bounded by MESSAGE_COPY_MAX_HEADER_BYTES), the body shared through
+ * a duplicate of the spool descriptor, so memory does not grow with the
+ * message.  Free it with message_free().  Errors: RESULT_DATAERR (a queue
+ * file without a readable header block), RESULT_OSERR. */
+bool message_copy(const struct message *msg, struct message *copy, struct result *r);
 
 /* Bytes that go on the wire before dot-stuffing: headers, blank line, body. */
 off_t message_wire_size(const struct message *msg);

@@ -1,87 +1,53 @@
 #include "autoconfig.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <netdb.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
-#include <poll.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <unistd.h>
 
+#include "connect.h"
 #include "i18n.h"
 #include "net.h"
 
-/* Returns a connected socket or -1 with errno set. */
-static int connect_one(const struct addrinfo *ai, unsigned timeout_s)
-{
-	struct pollfd pfd;
-	socklen_t len = sizeof(int);
-	int fd, err = 0, one = 1, rc;
-
-	fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK, ai->ai_protocol);
-	if (fd < 0)
-		return -1;
-	/* Without it Nagle and delayed ACKs stall every small TLS record. */
-	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-	if (connect(fd, ai->ai_addr, ai->ai_addrlen) != 0) {
-		if (errno != EINPROGRESS)
-			goto fail;
-		pfd.fd = fd;
-		pfd.events = POLLOUT;
-		do {
-			rc = poll(&pfd, 1, (int)timeout_s * 1000);
-		} while (rc < 0 && errno == EINTR);
-		if (rc == 0) {
-			errno = ETIMEDOUT;
-			goto fail;
-		}
-		if (rc < 0 || getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0)
-			goto fail;
-		if (err != 0) {
-			errno = err;
-			goto fail;
-		}
-	}
-	if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK) != 0)
-		goto fail;
-	return fd;
-fail:
-	err = errno;
-	close(fd);
-	errno = err;
-	return -1;
-}
-
-bool net_connect(const char *host, unsigned port, unsigned timeout_s, int *fd_out,
-		 struct result *r)
+bool net_connect(const char *host, unsigned port, const struct connect_params *cp, const char *hop,
+		 int *fd_out, struct connect_report *rep, struct result *r)
 {
 	struct addrinfo hints, *list = NULL;
-	char service[8];
-	int rc, last_errno = 0;
+	char service[8], why[RESULT_MSG_MAX];
+	int rc;
 
 	memset(&hints, 0, sizeof hints);
+	memset(rep, 0, sizeof *rep);
+	rep->chosen = -1;
+	*fd_out = -1;
 	hints.ai_family = AF_UNSPEC;
 	hints.ai_socktype = SOCK_STREAM;
-	hints.ai_flags = AI_ADDRCONFIG;
+	/* No AI_ADDRCONFIG: it ignores loopback addresses (a relay on ::1
+	 * would vanish on a host with IPv4 only outside lo), and Happy
+	 * Eyeballs passes over an unusable family at once anyway. */
 	snprintf(service, sizeof service, "%u", port);
 	rc = getaddrinfo(host, service, &hints, &list);
+	if (hop != NULL && rc != 0)
+		return result_fail(r, RESULT_TEMPFAIL, _("%s: %s (check the proxy setting if it persists)"),
+				   hop, rc == EAI_SYSTEM ? strerror(errno) : gai_strerror(rc));
+	/* NXDOMAIN and SERVFAIL look alike while DNS is broken: temporary, so
+	 * the message is queued, never lost.  A misspelt name keeps failing
+	 * this way, so the text says which setting to check. */
 	if (rc == EAI_NONAME || rc == EAI_NODATA || rc == EAI_FAIL)
-		return result_fail(r, RESULT_NOHOST, _("relay host %s: %s"), host, gai_strerror(rc));
+		return result_fail(r, RESULT_TEMPFAIL,
+				   _("relay host %s: %s (the name does not resolve now; if it persists, check the host setting)"),
+				   host, gai_strerror(rc));
 	if (rc != 0)
 		return result_fail(r, RESULT_TEMPFAIL, _("relay host %s: %s"), host,
 				   rc == EAI_SYSTEM ? strerror(errno) : gai_strerror(rc));
-	*fd_out = -1;
-	for (const struct addrinfo *ai = list; ai != NULL && *fd_out < 0; ai = ai->ai_next) {
-		*fd_out = connect_one(ai, timeout_s);
-		if (*fd_out < 0)
-			last_errno = errno;
-	}
+	connect_happy(list, cp, fd_out, rep);
+	rep->via_proxy = hop != NULL;
 	freeaddrinfo(list);
-	if (*fd_out < 0)
-		return result_fail(r, RESULT_TEMPFAIL, _("cannot connect to %s port %u: %s"), host, port,
-				   strerror(last_errno));
-	return true;
+	if (*fd_out >= 0)
+		return true;
+	connect_reason(rep, cp, why, sizeof why);
+	if (hop != NULL)
+		return result_fail(r, RESULT_TEMPFAIL, "%s: %s", hop, why);
+	return result_fail(r, RESULT_TEMPFAIL, _("cannot connect to %s port %u: %s"), host, port, why);
 }

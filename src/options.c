@@ -11,9 +11,12 @@
 
 enum {
 	OPT_CONFIG = 256, OPT_ACCOUNT, OPT_VERSION, OPT_HELP,
-	OPT_SET_PASSWORD, OPT_FORGET_PASSWORD, OPT_OAUTH_LOGIN, OPT_SHOW_CREDENTIAL, OPT_FLUSH, OPT_FLUSH_ALL,
-	OPT_CHECK, OPT_SERVE,
+	OPT_SET_PASSWORD, OPT_FORGET_PASSWORD, OPT_OAUTH_LOGIN, OPT_SHOW_CREDENTIAL, OPT_FLUSH, OPT_FLUSH_ALL, OPT_FLUSH_DUE,
+	OPT_CHECK, OPT_SERVE, OPT_SENDER,
 };
+
+/* Apart from the list above, which other changes touch. */
+enum { OPT_IMPORT_MSMTPRC = 512 };
 
 static const struct option long_options[] = {
 	{ "config",  required_argument, NULL, OPT_CONFIG },
@@ -26,16 +29,20 @@ static const struct option long_options[] = {
 	{ "show-credential-source", required_argument, NULL, OPT_SHOW_CREDENTIAL },
 	{ "flush", no_argument, NULL, OPT_FLUSH },
 	{ "flush-all", no_argument, NULL, OPT_FLUSH_ALL },
+	{ "flush-due", no_argument, NULL, OPT_FLUSH_DUE },
 	{ "check", optional_argument, NULL, OPT_CHECK },
 	{ "serve", no_argument, NULL, OPT_SERVE },
+	{ "import-msmtprc", optional_argument, NULL, OPT_IMPORT_MSMTPRC },
+	{ "sender", required_argument, NULL, OPT_SENDER },
 	{ NULL, 0, NULL, 0 },
 };
 
-/* The union of sendmail 8's, Postfix's and msmtp's option letters. '+'
+/* The union of sendmail 8's, Postfix's, OpenSMTPD's and msmtp's option
+ * letters; any other letter is refused (exit 64) as Postfix does. '+'
  * stops at the first operand (POSIX, Postfix); ':' reports a missing value
  * distinctly; "q::" lets -q stand alone. */
 static const char short_options[] =
-	"+:A:B:b:C:cD:d:Ee:F:f:Gh:IiJL:M:mN:nO:o:p:Q:q::R:r:STtUV:vX:x";
+	"+:A:B:b:C:cD:d:Ee:F:f:Gh:IiJL:M:mN:nO:o:p:Q:q::R:r:sSTtUV:vX:x";
 
 static bool takes_value(int c)
 {
@@ -193,8 +200,10 @@ static bool apply_b_mode(struct options *opts, const char *value, struct result 
 
 static bool apply_q(struct options *opts, const char *value)
 {
-	/* -q flushes; -q<interval> asks for a daemon: accepted, nothing to do. */
+	/* -q tries every queued message now, as Postfix's sendmail -q does;
+	 * -q<interval> asks for a daemon: accepted, nothing to do. */
 	opts->mode = value == NULL || *value == '\0' ? MODE_FLUSH_QUEUE : MODE_NOTHING;
+	opts->flush_all = opts->mode == MODE_FLUSH_QUEUE;
 	return true;
 }
 
@@ -227,9 +236,15 @@ static bool apply_long(struct options *opts, int c, char *arg, struct result *r)
 	case OPT_ACCOUNT: return set_once(&opts->account, arg, "account", r);
 	case OPT_VERSION: opts->mode = MODE_VERSION; break;
 	case OPT_HELP: opts->mode = MODE_HELP; break;
-	case OPT_FLUSH: opts->mode = MODE_FLUSH_QUEUE; break;
-	case OPT_FLUSH_ALL: opts->mode = MODE_FLUSH_QUEUE; opts->flush_all = true; break;
+	case OPT_FLUSH: case OPT_FLUSH_ALL: opts->mode = MODE_FLUSH_QUEUE; opts->flush_all = true; break;
+	case OPT_FLUSH_DUE: opts->mode = MODE_FLUSH_QUEUE; opts->flush_all = false; break;
 	case OPT_SERVE: opts->mode = MODE_SERVE; break;
+	case OPT_IMPORT_MSMTPRC: opts->mode = MODE_IMPORT_MSMTPRC; opts->import_file = arg; break;
+	case OPT_SENDER:
+		if (has_crlf(arg))
+			return result_fail(r, RESULT_USAGE, _("sender address contains a line break"));
+		opts->check_sender = arg;
+		break;
 	case OPT_CHECK:
 		opts->mode = MODE_CHECK;
 		if (arg != NULL)
@@ -255,19 +270,21 @@ static bool parse_flag(struct options *opts, int c, char *arg, int bad, const ch
 	case 'v': opts->verbose = true; return true;
 	case 'I': opts->mode = MODE_NEWALIASES; return true;
 	case 'q': return apply_q(opts, arg);
-	case 'c': case 'E': case 'G': case 'J': case 'm': case 'n': case 'S': case 'T': case 'U':
-	case 'x':
+	case 'c': case 'E': case 'G': case 'J': case 'm': case 'n': case 's': case 'S': case 'T':
+	case 'U': case 'x':
 		return true;
 	case ':':
 		if (bad == 0 || bad >= OPT_CONFIG)      /* a long option */
 			return result_fail(r, RESULT_USAGE, _("option '%s' requires a value"), long_name);
 		return result_fail(r, RESULT_USAGE, _("option -%c requires a value"), bad);
 	default:
-		if (bad == 0)
+		if (bad == 0 || bad >= OPT_CONFIG)
 			return result_fail(r, RESULT_USAGE, _("unknown option"));
-		/* Refusing an odd flag would lose the caller's mail. */
-		log_warn(_("unknown option -%c ignored"), bad);
-		return true;
+		/* As Postfix's sendmail: taking "-K value" as flag and recipient
+		 * would send the mail to "value". */
+		if (bad > 32 && bad < 127)
+			return result_fail(r, RESULT_USAGE, _("unknown option -%c"), bad);
+		return result_fail(r, RESULT_USAGE, _("unknown option"));
 	}
 }
 
@@ -325,6 +342,8 @@ static bool check_operands(struct options *opts, struct result *r)
 		if (has_crlf(opts->recipients[i]))
 			return result_fail(r, RESULT_USAGE, _("recipient argument contains a line break"));
 	}
+	if (opts->check_sender != NULL && opts->mode != MODE_CHECK)
+		return result_fail(r, RESULT_USAGE, _("--sender goes with --check"));
 	if (opts->n_recipients == 0)
 		return true;
 	switch (opts->mode) {
@@ -344,6 +363,14 @@ static bool check_operands(struct options *opts, struct result *r)
 			return true;
 		}
 		return result_fail(r, RESULT_USAGE, _("--check takes one account name at most"));
+	case MODE_IMPORT_MSMTPRC:
+		/* "--import-msmtprc FILE" as well as "--import-msmtprc=FILE" */
+		if (opts->n_recipients == 1 && opts->import_file == NULL) {
+			opts->import_file = opts->recipients[0];
+			opts->n_recipients = 0;
+			return true;
+		}
+		return result_fail(r, RESULT_USAGE, _("--import-msmtprc takes one file name at most"));
 	default:
 		return true;
 	}
@@ -382,11 +409,13 @@ void options_usage(const char *prog)
 		"  -N, -R, -V         DSN notify, return, envelope id (if the relay has DSN)\n"
 		"  -oeq, -oee         error mode: quiet, or exit 0\n"
 		"  -bs                speak SMTP on standard input and output\n"
-		"  -bp, -bi           list the queue; rebuild aliases (nothing to do)\n"
-		"  -q, --flush        deliver the queued messages that are due\n"
-		"      --flush-all    deliver every queued message now\n"
+		"  -bp, -bi           list the queue; check the aliases file\n"
+		"  -q, --flush        try every queued message now (--flush-all: the same)\n"
+		"      --flush-due    deliver only the queued messages that are due\n"
 		"      --check [ACCOUNT]\n"
 		"                     diagnose the set-up (no mail is sent)\n"
+		"      --check --sender ADDRESS\n"
+		"                     tell which account ADDRESS chooses, and check it\n"
 		"      --serve        run the system service (as the relaymail user)\n"
 		"  -v                 show the SMTP dialogue on standard error\n"
 		"      --config FILE  read FILE instead of the user configuration file\n"
@@ -399,6 +428,8 @@ void options_usage(const char *prog)
 		"                     tell where the password would come from\n"
 		"      --oauth-login ACCOUNT\n"
 		"                     sign in to an OAuth account (Microsoft 365, Gmail)\n"
+		"      --import-msmtprc [FILE]\n"
+		"                     print an msmtp configuration as relaymail's\n"
 		"      --help         show this help and exit\n"
 		"      --version      show the version and exit\n\n"), stdout);
 	fputs(_("Exit status follows sysexits.h: 0 on success, 75 when a retry may\n"

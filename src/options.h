@@ -26,10 +26,11 @@ enum run_mode {
 	MODE_SMTP_SERVER,       /* -bs */
 	MODE_LIST_QUEUE,        /* -bp, mailq */
 	MODE_NEWALIASES,        /* -bi, -I, newaliases */
-	MODE_FLUSH_QUEUE,       /* -q, --flush: due entries; --flush-all: every entry */
+	MODE_FLUSH_QUEUE,       /* -q, --flush(-all): every entry; --flush-due: due ones */
 	MODE_NOTHING,           /* -q<interval>, -bh, -bH: accepted, exit 0 */
 	MODE_CHECK,             /* --check [ACCOUNT] */
 	MODE_SERVE,             /* --serve: the system service */
+	MODE_IMPORT_MSMTPRC,    /* --import-msmtprc [FILE] */
 };
 
 enum error_mode {
@@ -44,10 +45,12 @@ struct options {
 	const char *fullname;    /* -F */
 	const char *config_file; /* --config */
 	const char *account;     /* --account, or the ACCOUNT of a credential mode */
+	const char *import_file; /* --import-msmtprc FILE; NULL: the default file */
+	const char *check_sender; /* --check --sender ADDRESS: which account it chooses */
 	bool extract_recipients; /* -t */
 	bool ignore_dots;        /* -i, -oi */
 	bool verbose;            /* -v */
-	bool flush_all;          /* --flush-all: ignore the retry schedule */
+	bool flush_all;          /* -q, --flush: ignore the retry schedule (not --flush-due) */
 	bool body_8bit;          /* -B8BITMIME (or BINARYMIME) */
 	enum error_mode error_mode;
 	const char *dsn_notify;  /* -N: "NEVER" or a list of SUCCESS,FAILURE,DELAY as given */

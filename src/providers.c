@@ -15,36 +15,42 @@ struct preset {
 	enum tls_mode tls;
 	const char *user;               /* fixed user name, or NULL */
 	const char *spf;                /* the include: a sender domain's SPF needs */
+	unsigned alt_ports[3];          /* other ports it documents, for --check; 0 ends */
 };
 
 static const struct preset presets[] = {
 	/* https://www.twilio.com/docs/sendgrid/for-developers/sending-email/integrating-with-the-smtp-api
-	 * smtp.sendgrid.net, 587 STARTTLS (465 for TLS), user name "apikey". */
-	{ "sendgrid", "smtp.sendgrid.net", NULL, 587, TLS_MODE_STARTTLS, "apikey", "sendgrid.net" },
+	 * smtp.sendgrid.net, 587 STARTTLS (465 for TLS), user name "apikey";
+	 * "SMTP ports": "For an unencrypted or a TLS connection, use port 25,
+	 * 2525, or 587". */
+	{ "sendgrid", "smtp.sendgrid.net", NULL, 587, TLS_MODE_STARTTLS, "apikey", "sendgrid.net", { 2525, 25 } },
 	/* https://docs.aws.amazon.com/ses/latest/dg/smtp-connect.html
-	 * email-smtp.<region>.amazonaws.com, STARTTLS on 587, SMTP credentials. */
-	{ "ses", "email-smtp.%s.amazonaws.com", "us-east-1", 587, TLS_MODE_STARTTLS, NULL, "amazonses.com" },
+	 * email-smtp.<region>.amazonaws.com, STARTTLS on 587, SMTP credentials;
+	 * STARTTLS "on port 25, 587, or 2587" (TLS Wrapper on 465 or 2465). */
+	{ "ses", "email-smtp.%s.amazonaws.com", "us-east-1", 587, TLS_MODE_STARTTLS, NULL, "amazonses.com", { 2587, 25 } },
 	/* https://documentation.mailgun.com/docs/mailgun/user-manual/sending-messages/send-smtp
-	 * smtp.mailgun.org (US) or smtp.eu.mailgun.org (EU), 587 STARTTLS. */
-	{ "mailgun", "smtp%s.mailgun.org", "us", 587, TLS_MODE_STARTTLS, NULL, "mailgun.org" },
+	 * smtp.mailgun.org (US) or smtp.eu.mailgun.org (EU), 587 STARTTLS; "The
+	 * servers listen on ports 25, 465, 587, and 2525" (25, 587 and 2525
+	 * with STARTTLS; "Google Compute Engine allows port 2525"). */
+	{ "mailgun", "smtp%s.mailgun.org", "us", 587, TLS_MODE_STARTTLS, NULL, "mailgun.org", { 2525, 25 } },
 	/* https://postmarkapp.com/developer/user-guide/send-email-with-smtp
 	 * smtp.postmarkapp.com, 587 STARTTLS; user and password are the server token. */
-	{ "postmark", "smtp.postmarkapp.com", NULL, 587, TLS_MODE_STARTTLS, NULL, "spf.mtasv.net" },
+	{ "postmark", "smtp.postmarkapp.com", NULL, 587, TLS_MODE_STARTTLS, NULL, "spf.mtasv.net", { 0 } },
 	/* https://help.brevo.com/hc/en-us/articles/7924908994450 (SMTP relay)
 	 * smtp-relay.brevo.com, 587 STARTTLS, the account's SMTP login. */
-	{ "brevo", "smtp-relay.brevo.com", NULL, 587, TLS_MODE_STARTTLS, NULL, "spf.brevo.com" },
+	{ "brevo", "smtp-relay.brevo.com", NULL, 587, TLS_MODE_STARTTLS, NULL, "spf.brevo.com", { 0 } },
 	/* https://support.google.com/a/answer/176600 (smtp.gmail.com, 587 TLS
 	 * or 465 SSL, an app password with 2-step verification). */
-	{ "gmail", "smtp.gmail.com", NULL, 587, TLS_MODE_STARTTLS, NULL, "_spf.google.com" },
+	{ "gmail", "smtp.gmail.com", NULL, 587, TLS_MODE_STARTTLS, NULL, "_spf.google.com", { 0 } },
 	/* https://learn.microsoft.com/exchange/mail-flow-best-practices/how-to-set-up-a-multifunction-device-or-application-to-send-email-using-microsoft-365-or-office-365
 	 * smtp.office365.com, 587 STARTTLS, SMTP AUTH enabled for the mailbox. */
-	{ "office365", "smtp.office365.com", NULL, 587, TLS_MODE_STARTTLS, NULL, "spf.protection.outlook.com" },
+	{ "office365", "smtp.office365.com", NULL, 587, TLS_MODE_STARTTLS, NULL, "spf.protection.outlook.com", { 0 } },
 	/* https://www.fastmail.help/hc/en-us/articles/1500000278342 (smtp.fastmail.com,
 	 * 465 SSL/TLS, an app password). */
-	{ "fastmail", "smtp.fastmail.com", NULL, 465, TLS_MODE_IMPLICIT, NULL, "spf.messagingengine.com" },
+	{ "fastmail", "smtp.fastmail.com", NULL, 465, TLS_MODE_IMPLICIT, NULL, "spf.messagingengine.com", { 0 } },
 	/* https://www.zoho.com/mail/help/zoho-smtp.html (smtp.zoho.com, 465 SSL
 	 * or 587 TLS; smtp.zoho.eu for EU data centre accounts). */
-	{ "zoho", "smtp.zoho.%s", "com", 465, TLS_MODE_IMPLICIT, NULL, "zoho.com" },
+	{ "zoho", "smtp.zoho.%s", "com", 465, TLS_MODE_IMPLICIT, NULL, "zoho.com", { 0 } },
 };
 
 /* pattern with one "%s" replaced by value (no printf on data). */
@@ -247,21 +253,39 @@ static const struct hint hints[] = {
 	  N_("hint: the relay does not accept this sender; set from to a verified address and from_policy = always") },
 };
 
-const char *providers_hint(const struct account *acct, const char *failure)
+/* The preset name, also for a known host without provider = ("" if none). */
+static const char *provider_of(const struct account *acct)
 {
 	const char *provider = acct && acct->provider ? acct->provider : "";
 
-	/* A known host counts as its provider even without provider =. */
 	if (acct && acct->host && !*provider) {
 		if (strcasestr(acct->host, "sendgrid.net"))
 			provider = "sendgrid";
 		else if (strcasestr(acct->host, "amazonaws.com"))
 			provider = "ses";
+		else if (strcasestr(acct->host, "mailgun.org"))
+			provider = "mailgun";
 		else if (strcasestr(acct->host, "gmail.com"))
 			provider = "gmail";
 		else if (strcasestr(acct->host, "office365.com") || strcasestr(acct->host, "outlook.com"))
 			provider = "office365";
 	}
+	return provider;
+}
+
+size_t providers_alt_ports(const struct account *acct, unsigned *ports, size_t max)
+{
+	const struct preset *p = find(provider_of(acct));
+	size_t n = 0;
+
+	for (size_t i = 0; p != NULL && i < sizeof p->alt_ports / sizeof p->alt_ports[0] && p->alt_ports[i] && n < max; i++)
+		ports[n++] = p->alt_ports[i];
+	return n;
+}
+
+const char *providers_hint(const struct account *acct, const char *failure)
+{
+	const char *provider = provider_of(acct);
 	for (size_t i = 0; i < sizeof hints / sizeof hints[0]; i++) {
 		const struct hint *h = &hints[i];
 

@@ -27,6 +27,11 @@ const char *providers_hint(const struct account *acct, const char *failure);
  * ("sendgrid.net"), or NULL when unknown. */
 const char *providers_spf_include(const struct account *acct);
 
+/* The ports other than 587 and 465 that the account's provider (its preset,
+ * or a known host) documents, most useful first; at most max.  Returns how
+ * many; 0 for an unknown relay.  For --check when 587 and 465 are blocked. */
+size_t providers_alt_ports(const struct account *acct, unsigned *ports, size_t max);
+
 /* The names of all presets, space-separated (for messages and --help). */
 const char *providers_names(void);
 

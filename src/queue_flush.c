@@ -20,6 +20,7 @@
 #include "eventlog.h"
 #include "i18n.h"
 #include "log.h"
+#include "notice.h"
 #include "pool.h"
 #include "queue.h"
 #include "queue_entry.h"
@@ -36,7 +37,61 @@ struct flush {
 	const char *pool_account;
 	long long now;
 	struct eventlog log;    /* of the account being flushed */
+	/* Notices (notice.h) made while flushing one account, sent after its
+	 * entries through the same account. */
+	struct notice *notices;
+	size_t n_notices, cap_notices;
 };
+
+/* A notice about entry e (its message msg): to the sender or the
+ * account's admin_address; made now (the entry is about to go), sent by
+ * send_notices().  Never for an unknown account: nothing could send it. */
+static void make_notice(struct flush *fl, const struct account *acct, const struct entry *e,
+			const struct envelope *env, const struct message *msg,
+			const struct notice_failure *failed, size_t n_failed, const char *reason,
+			const char *kept)
+{
+	struct notice_about about = { .env = env, .msg = msg, .failed = failed,
+				      .n_failed = n_failed, .reason = reason, .kept = kept };
+	const char *to = notice_recipient(acct, env, msg);
+	struct result r;
+
+	result_clear(&r);
+	if (to == NULL)
+		return;
+	if (acct == NULL) {
+		log_error(_("queue: %s: no notice to <%s>: the account cannot be used"), e->id, to);
+		return;
+	}
+	if (fl->n_notices == fl->cap_notices) {
+		size_t cap = fl->cap_notices ? 2 * fl->cap_notices : 4;
+		struct notice *grown = realloc(fl->notices, cap * sizeof *grown);
+
+		if (grown == NULL) {
+			log_error(_("queue: %s: no notice to <%s>: out of memory"), e->id, to);
+			return;
+		}
+		fl->notices = grown;
+		fl->cap_notices = cap;
+	}
+	if (!notice_build(&about, to, fl->dir, &fl->notices[fl->n_notices], &r)) {
+		log_error(_("queue: %s: no notice to <%s>: %s"), e->id, to, r.msg);
+		return;
+	}
+	fl->n_notices++;
+}
+
+/* Every recipient of e failed for one reason. */
+static void notice_all(struct flush *fl, const struct account *acct, const struct entry *e,
+		       const struct message *msg, const char *reason, const char *kept)
+{
+	struct notice_failure failed[SMTP_REFUSALS_KEPT];
+	size_t n = 0;
+
+	for (; n < e->env.recipients.n && n < SMTP_REFUSALS_KEPT; n++)
+		failed[n] = (struct notice_failure){ e->env.recipients.items[n], NULL };
+	make_notice(fl, acct, e, &e->env, msg, failed, n, reason, kept);
+}
 
 /* The failed-mail store for the entries of acct; false (r set) when it
  * has none (no safe home directory and no failed_dir). */
@@ -114,6 +169,7 @@ static void fail_entry(struct flush *fl, const struct account *acct, struct entr
 		message_free(&msg);
 		return;
 	}
+	notice_all(fl, acct, e, &msg, reason, kept);
 	message_free(&msg);
 	queue_event(fl, "failed", acct, e, NULL, NULL, reason);
 	remove_entry(fl, e->id);
@@ -142,19 +198,38 @@ static void defer_entry(struct flush *fl, const struct account *acct, struct ent
 	queue_event(fl, "deferred", acct, e, NULL, NULL, reason);
 }
 
-/* The refused recipients' copy in the failed-mail store; false (logged)
- * when it cannot be kept. */
-static bool keep_refused(const struct flush *fl, const struct account *acct, const struct entry *e,
+/* The relay's own reply to recipient i of out, or NULL. */
+static const char *refusal_of(const struct smtp_outcome *out, size_t i)
+{
+	for (size_t k = 0; k < out->n_refusals && k < SMTP_REFUSALS_KEPT; k++) {
+		if (out->refusals[k].rcpt == i)
+			return out->refusals[k].text;
+	}
+	return NULL;
+}
+
+/* The refused recipients' copy in the failed-mail store, and the notice
+ * about them; false (logged) when the copy cannot be kept. */
+static bool keep_refused(struct flush *fl, const struct account *acct, const struct entry *e,
 			 const struct envelope *refused, const struct message *msg,
-			 const char *rejection, char *why, size_t why_size)
+			 const struct smtp_outcome *out, char *why, size_t why_size)
 {
 	char failed_dir[PATH_MAX], kept[PATH_MAX];
+	struct notice_failure failed[SMTP_REFUSALS_KEPT];
+	const char *rejection = out->rejection;
+	size_t n = 0;
 	struct result r;
 
 	result_clear(&r);
 	if (failed_store(fl, acct, failed_dir, sizeof failed_dir, &r) &&
 	    queue_keep_failed(failed_dir, refused, msg, rejection, kept, sizeof kept, &r)) {
 		log_error(_("queue: %s: %s; message kept in %s"), e->id, rejection, kept);
+		for (size_t i = 0; i < e->env.recipients.n && i < SMTP_MAX_STATUS; i++) {
+			if (out->rcpt_status[i] == 5 && n < SMTP_REFUSALS_KEPT)
+				failed[n++] = (struct notice_failure){ e->env.recipients.items[i],
+								       refusal_of(out, i) };
+		}
+		make_notice(fl, acct, e, refused, msg, failed, n, rejection, kept);
 		return true;
 	}
 	log_error(_("queue: %s: %s; the copy for the refused recipients cannot be kept (%s): "
@@ -191,7 +266,7 @@ static void partial_entry(struct flush *fl, const struct account *acct, struct e
 			ok = address_list_add(&later, rcpt, &r);
 	}
 	if (ok && refused.recipients.n > 0 &&
-	    !keep_refused(fl, acct, e, &refused, msg, out->rejection, why, sizeof why)) {
+	    !keep_refused(fl, acct, e, &refused, msg, out, why, sizeof why)) {
 		for (size_t i = 0; ok && i < refused.recipients.n; i++)
 			ok = address_list_add(&later, refused.recipients.items[i], &r);
 	}
@@ -279,13 +354,60 @@ static void flush_one(struct flush *fl, const struct account *acct, struct relay
 	message_free(&msg);
 }
 
-/* Entries [0, n) all belong to one account: one login for all of them. */
+/* One notice over the pool (link NULL) or the flush's link, opened anew
+ * when it is closed or not clean (the last entry went with QUIT in view). */
+static bool send_notice(struct flush *fl, const struct account *acct, const struct secret *secret,
+			struct relay_link *link, bool *connected, bool *clean, struct notice *n,
+			bool last, struct result *r)
+{
+	struct smtp_outcome out;
+
+	if (link == NULL)
+		return pool_send(fl->pool, &n->env, &n->msg, &out, r);
+	if (!*connected || !*clean || !smtp_session_usable(link->session)) {
+		if (*connected)
+			link_close(link);
+		*connected = link_open(fl, acct, secret, n->env.domain, link, r);
+		*clean = true;
+		if (!*connected)
+			return false;
+	}
+	return smtp_send(link->session, &n->env, &n->msg, last, &out, r);
+}
+
+/* The notices made while flushing the account's entries go through the
+ * same account.  Each is sent once: a failure is logged, never queued
+ * (a relay that is down gets one attempt for all of them). */
+static void send_notices(struct flush *fl, const struct account *acct, const struct secret *secret,
+			 struct relay_link *link, bool *connected, bool clean)
+{
+	struct result r;
+	bool down = false;
+
+	result_clear(&r);
+	for (size_t k = 0; k < fl->n_notices; k++) {
+		struct notice *n = &fl->notices[k];
+		const char *to = n->env.recipients.items[0];
+
+		if (!down && send_notice(fl, acct, secret, link, connected, &clean, n,
+					 k + 1 == fl->n_notices, &r))
+			log_info(_("queue: a notice of undelivered mail went to <%s>"), to);
+		else
+			log_error(_("queue: the notice to <%s> could not be sent: %s"), to, r.msg);
+		down = down || (link != NULL && !*connected);
+		notice_free(n);
+	}
+	fl->n_notices = 0;
+}
+
+/* Entries [0, n) all belong to one account: one login for all of them
+ * (and for the notices about them: send_notices()). */
 static void flush_account(struct flush *fl, struct entry *e, size_t n)
 {
 	struct account acct;
 	struct secret secret = { NULL, 0, NULL };
 	struct relay_link link = { .conn.fd = -1 };
-	bool connected = false;
+	bool connected = false, last = false;
 	struct result r;
 
 	result_clear(&r);
@@ -298,6 +420,7 @@ static void flush_account(struct flush *fl, struct entry *e, size_t n)
 			eventlog_set_user(&fl->log, e[i].user);
 			flush_one(fl, &acct, NULL, &e[i], false);
 		}
+		send_notices(fl, &acct, NULL, NULL, NULL, true);
 		return;
 	}
 	if (r.cls != RESULT_OK ||
@@ -318,8 +441,11 @@ static void flush_account(struct flush *fl, struct entry *e, size_t n)
 			}
 		}
 		eventlog_set_user(&fl->log, e[i].user);
-		flush_one(fl, &acct, &link, &e[i], i + 1 == n);
+		/* QUIT goes with the last message unless notices follow. */
+		last = i + 1 == n && fl->n_notices == 0;
+		flush_one(fl, &acct, &link, &e[i], last);
 	}
+	send_notices(fl, &acct, &secret, &link, &connected, !last);
 	if (connected)
 		link_close(&link);
 	secret_wipe(&secret);
@@ -421,6 +547,7 @@ bool queue_flush_with(const struct config *cfg, const char *dir,
 		}
 	}
 	queue_list_free(&list);
+	free(fl.notices);
 out:
 	if (lock >= 0)
 		close(lock);

@@ -529,3 +529,198 @@ bool rfc5322_format_mailbox(const char *name, const char *addr, char *buf, size_
 	n = snprintf(buf + len, size - len, " <%s>", addr);
 	return n > 0 && (size_t)n < size - len;
 }
+
+/* ---- RFC 2047 in address lists --------------------------------------- */
+
+struct phrase_out {
+	char *buf;
+	size_t size, len;
+	size_t column0;         /* column of the text's first byte */
+};
+
+static bool out_put(struct phrase_out *o, const char *p, size_t n)
+{
+	if (o->len + n >= o->size)
+		return false;
+	memcpy(o->buf + o->len, p, n);
+	o->len += n;
+	o->buf[o->len] = '\0';
+	return true;
+}
+
+static size_t out_column(const struct phrase_out *o)
+{
+	for (size_t i = o->len; i > 0; i--) {
+		if (o->buf[i - 1] == '\n')
+			return o->len - i;
+	}
+	return o->column0 + o->len;
+}
+
+static bool has_high_bit(const char *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		if ((unsigned char)p[i] & 0x80)
+			return true;
+	}
+	return false;
+}
+
+static bool is_fws(char c)
+{
+	return c == ' ' || c == '\t' || c == '\r' || c == '\n';
+}
+
+static bool mark_addr_spec(const char *addr, size_t start, size_t len, void *data,
+			   struct result *r)
+{
+	(void)addr;
+	(void)r;
+	memset((unsigned char *)data + start, 1, len);
+	return true;
+}
+
+/* The text a phrase or a comment's content stands for: folding, quotes
+ * and quoted-pair backslashes undone; outside quotes (in a phrase) a run
+ * of blanks is one space. */
+static size_t phrase_text(const char *p, size_t n, bool comment, char *dst)
+{
+	size_t o = 0;
+	bool quoted = false, blank = false;
+
+	for (size_t i = 0; i < n; i++) {
+		char c = p[i];
+
+		if (c == '\r' || c == '\n')
+			continue;
+		if (c == '\\' && i + 1 < n) {
+			c = p[++i];
+		} else if (c == '"' && !comment) {
+			quoted = !quoted;
+			continue;
+		} else if ((c == ' ' || c == '\t') && !quoted && !comment) {
+			blank = true;
+			continue;
+		}
+		if (blank && o > 0)
+			dst[o++] = ' ';
+		blank = false;
+		dst[o++] = c;
+	}
+	return o;
+}
+
+/* After a comment that starts at i (nested, with quoted pairs). */
+static size_t comment_end(const char *t, size_t i, size_t len)
+{
+	size_t depth = 0;
+
+	for (; i < len; i++) {
+		if (t[i] == '\\')
+			i++;
+		else if (t[i] == '(')
+			depth++;
+		else if (t[i] == ')' && --depth == 0)
+			return i + 1;
+	}
+	return len;
+}
+
+/* A phrase: words (atoms, quoted strings, obs-phrase dots) and the blanks
+ * between them, up to what is not one or belongs to an addr-spec; without
+ * its trailing blanks. */
+static size_t phrase_end(const char *t, const unsigned char *mark, size_t i, size_t len)
+{
+	size_t end;
+
+	while (i < len && !mark[i]) {
+		if (t[i] == '"') {
+			for (i++; i < len && t[i] != '"'; i++)
+				i += t[i] == '\\';
+			i++;
+		} else if (is_atext((unsigned char)t[i]) || t[i] == '.' || is_fws(t[i])) {
+			i++;
+		} else {
+			break;
+		}
+	}
+	end = i < len ? i : len;
+	while (end > 0 && is_fws(t[end - 1]))
+		end--;
+	return end;
+}
+
+/* Text with 8-bit bytes as encoded words; plain is scratch of len bytes. */
+static bool put_encoded(struct phrase_out *o, const char *p, size_t n, bool comment, char *plain)
+{
+	size_t plen = phrase_text(p, n, comment, plain);
+
+	return rfc5322_encode_words(plain, plen, out_column(o), o->buf, o->size, &o->len);
+}
+
+/* One step over the text at i; returns where the next one starts, or 0
+ * (with r set) to stop. */
+static size_t encode_step(const char *t, size_t len, size_t i, const unsigned char *mark,
+			  bool *angle, struct phrase_out *o, char *plain, struct result *r)
+{
+	size_t end = i + 1;
+	bool ok;
+
+	if (mark[i] || *angle) {
+		while (mark[i] && end < len && mark[end])
+			end++;
+		if (has_high_bit(t + i, end - i)) {
+			result_fail(r, RESULT_DATAERR, _("the address '%.*s' is not ASCII"),
+				    (int)(end - i), t + i);
+			return 0;
+		}
+		*angle = *angle && t[i] != '>';
+		ok = out_put(o, t + i, end - i);
+	} else if (t[i] == '(') {
+		end = comment_end(t, i, len);
+		ok = !has_high_bit(t + i, end - i) || end - i < 2 || t[end - 1] != ')'
+		     ? out_put(o, t + i, end - i)
+		     : out_put(o, "(", 1) && put_encoded(o, t + i + 1, end - i - 2, true, plain) &&
+		       out_put(o, ")", 1);
+	} else if (t[i] == '"' || is_atext((unsigned char)t[i])) {
+		end = phrase_end(t, mark, i, len);
+		if (end <= i)
+			end = i + 1;
+		ok = !has_high_bit(t + i, end - i) ? out_put(o, t + i, end - i)
+		     : put_encoded(o, t + i, end - i, false, plain) &&
+		       (end >= len || is_fws(t[end]) || out_put(o, " ", 1));
+	} else {
+		*angle = t[i] == '<';
+		ok = out_put(o, t + i, 1);
+	}
+	if (!ok) {
+		result_fail(r, RESULT_OSERR, _("a header field is too long to encode"));
+		return 0;
+	}
+	return end;
+}
+
+bool rfc5322_encode_phrases(const char *text, size_t len, size_t column, char *buf, size_t size,
+			    size_t *outlen, struct result *r)
+{
+	unsigned char *mark = calloc(len + 1, 1);
+	char *plain = malloc(len + 1);
+	struct phrase_out o = { buf, size, 0, column };
+	bool angle = false, ok = mark != NULL && plain != NULL && size > 0;
+	size_t i = 0;
+
+	if (!ok)
+		result_fail(r, RESULT_OSERR, _("out of memory"));
+	else
+		ok = rfc5322_scan_address_list(text, len, mark_addr_spec, mark, r);
+	if (ok)
+		buf[0] = '\0';
+	while (ok && i < len) {
+		i = encode_step(text, len, i, mark, &angle, &o, plain, r);
+		ok = i != 0;
+	}
+	free(mark);
+	free(plain);
+	*outlen = o.len;
+	return ok;
+}

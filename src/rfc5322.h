@@ -64,6 +64,15 @@ bool rfc5322_format_message_id(time_t t, const unsigned char *random, size_t nra
 bool rfc5322_encode_words(const char *text, size_t len, size_t first_column, char *buf,
 			  size_t size, size_t *outlen);
 
+/* An address list (the value of To:, From:...) for a relay without
+ * SMTPUTF8: display names and comments with 8-bit bytes become encoded
+ * words (a phrase whole, so that decoding gives it back with its blanks),
+ * everything else is copied.  column: where text starts on its line.
+ * RESULT_DATAERR for an addr-spec with 8-bit bytes (no encoding can carry
+ * it) or a list that does not parse; RESULT_OSERR when buf is too small. */
+bool rfc5322_encode_phrases(const char *text, size_t len, size_t column, char *buf, size_t size,
+			    size_t *outlen, struct result *r);
+
 /* Drop an incomplete UTF-8 sequence at the end of buf, which a bounded
  * copy (snprintf) can leave when it cuts a name: the rest stays UTF-8. */
 void rfc5322_utf8_trim_partial(char *buf);

@@ -9,6 +9,24 @@
 #include "i18n.h"
 #include "sasl.h"
 
+/* Move a datum GnuTLS allocated into a NUL-terminated buffer of ours; the
+ * datum is wiped and freed either way. */
+static bool take_datum(gnutls_datum_t *d, char **out, size_t *out_len, struct result *r)
+{
+	*out = malloc(d->size + 1);
+	if (*out != NULL) {
+		memcpy(*out, d->data, d->size);
+		(*out)[d->size] = '\0';
+		if (out_len != NULL)
+			*out_len = d->size;
+	}
+	explicit_bzero(d->data, d->size);
+	gnutls_free(d->data);
+	if (*out == NULL)
+		return result_fail(r, RESULT_OSERR, _("out of memory"));
+	return true;
+}
+
 static bool encode(const unsigned char *data, size_t len, char **out, struct result *r)
 {
 	gnutls_datum_t in = { (unsigned char *)data, (unsigned)len }, enc = { NULL, 0 };
@@ -16,16 +34,7 @@ static bool encode(const unsigned char *data, size_t len, char **out, struct res
 	*out = NULL;
 	if (gnutls_base64_encode2(&in, &enc) < 0)
 		return result_fail(r, RESULT_OSERR, _("out of memory"));
-	*out = malloc(enc.size + 1);
-	if (*out != NULL) {
-		memcpy(*out, enc.data, enc.size);
-		(*out)[enc.size] = '\0';
-	}
-	explicit_bzero(enc.data, enc.size);
-	gnutls_free(enc.data);
-	if (*out == NULL)
-		return result_fail(r, RESULT_OSERR, _("out of memory"));
-	return true;
+	return take_datum(&enc, out, NULL, r);
 }
 
 bool sasl_plain(const char *user, const char *password, char **out, struct result *r)
@@ -124,17 +133,7 @@ bool sasl_decode(const char *text, size_t len, char **out, size_t *out_len, stru
 	if ((rc = gnutls_base64_decode2(&in, &dec)) < 0)
 		return result_fail(r, rc == GNUTLS_E_MEMORY_ERROR ? RESULT_OSERR : RESULT_PROTOCOL,
 				   _("the server's challenge is not base64"));
-	*out = malloc(dec.size + 1);
-	if (*out != NULL) {
-		memcpy(*out, dec.data, dec.size);
-		(*out)[dec.size] = '\0';
-		*out_len = dec.size;
-	}
-	explicit_bzero(dec.data, dec.size);
-	gnutls_free(dec.data);
-	if (*out == NULL)
-		return result_fail(r, RESULT_OSERR, _("out of memory"));
-	return true;
+	return take_datum(&dec, out, out_len, r);
 }
 
 void sasl_free(char *response)

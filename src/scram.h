@@ -21,7 +21,9 @@
  * Errors: RESULT_NOPERM (server error e=..., a wrong server signature,
  * a nonce that does not extend ours, an iteration count out of range, a
  * channel binding that cannot be made), RESULT_PROTOCOL (a malformed
- * server message), RESULT_OSERR.
+ * server message), RESULT_CONFIG (a user name that is empty or has control
+ * characters), RESULT_SOFTWARE (steps out of order, a bad fixed nonce),
+ * RESULT_OSERR.
  */
 #ifndef RELAYMAIL_SCRAM_H
 #define RELAYMAIL_SCRAM_H

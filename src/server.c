@@ -16,6 +16,7 @@
 #include "log.h"
 #include "message.h"
 #include "server.h"
+#include "submit.h"
 
 #define SERVER_INBUF 65536
 
@@ -351,6 +352,22 @@ static void hand_off(struct server *s, struct message *msg)
 	free(argv);
 }
 
+/* The relay took the message for some recipients and refused others: it
+ * is accepted, as Postfix's sendmail -bs would; the refused ones are named
+ * on stderr, kept, and the sender gets a notice (submit_refused()). */
+static bool accept_partial(struct server *s, const struct envelope *env,
+			   const struct message *msg, const struct smtp_outcome *out,
+			   struct result *r)
+{
+	struct submit_ctx ctx = {
+		.acct = s->acct, .secret = &s->secret, .verbose = s->opts->verbose,
+		.quiet = s->opts->error_mode == ERRORS_QUIET, .log = &s->log,
+	};
+
+	submit_refused(&ctx, env, msg, out, r);
+	return r->cls == RESULT_OK;
+}
+
 static void relay_message(struct server *s, struct message *msg)
 {
 	struct options opts = *s->opts;
@@ -369,10 +386,12 @@ static void relay_message(struct server *s, struct message *msg)
 		hand_off(s, msg);
 		return;
 	}
-	/* The client hears one answer for the whole message: all or nothing. */
-	if (envelope_build(&opts, s->acct, msg, &env, &r) && !(env.allow_partial = false) &&
+	/* The client hears one answer for the whole message: 250 once the
+	 * relay took it for someone (refused recipients: accept_partial()). */
+	if (envelope_build(&opts, s->acct, msg, &env, &r) &&
 	    (s->have_secret || (s->have_secret = credentials_get(s->acct, &s->secret, &r))) &&
-	    deliver(s->acct, &s->secret, &env, msg, s->opts->verbose, &s->log, &out, &r)) {
+	    deliver(s->acct, &s->secret, &env, msg, s->opts->verbose, &s->log, &out, &r) &&
+	    accept_partial(s, &env, msg, &out, &r)) {
 		reply(s, "250 2.0.0 Ok: relayed: %s", out.final_reply);
 	} else {
 		char id[256];

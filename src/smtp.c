@@ -9,6 +9,7 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "header_fix.h"
 #include "i18n.h"
 #include "log.h"
 #include "smtp.h"
@@ -390,6 +391,12 @@ static bool read_rcpt_reply(struct smtp_session *s, size_t i)
 		return true;    /* after a refused MAIL the 503s say nothing new */
 	s->out->n_rejected++;
 	smtp_reply_failed(s, step, RESULT_NOUSER);
+	if (s->out->n_refusals < SMTP_REFUSALS_KEPT) {
+		struct smtp_refusal *kept = &s->out->refusals[s->out->n_refusals++];
+
+		kept->rcpt = i;
+		snprintf(kept->text, sizeof kept->text, "%s", s->r->msg);
+	}
 	if (cls == 4 && s->out->temp_rejection[0] == '\0')
 		snprintf(s->out->temp_rejection, sizeof s->out->temp_rejection, "%s", s->r->msg);
 	if (s->first.cls == RESULT_OK || (s->first.cls == RESULT_TEMPFAIL && cls != 4)) {
@@ -465,7 +472,7 @@ static bool send_content(struct smtp_session *s, const struct message *msg, bool
 {
 	bool bol = true, ok = true;
 	char *buf;
-	off_t off = 0;
+	off_t off = msg->body_offset;
 
 	s->out->content_sent = true;
 	for (size_t i = 0; i < msg->n_headers && ok; i++) {
@@ -480,7 +487,7 @@ static bool send_content(struct smtp_session *s, const struct message *msg, bool
 	buf = malloc(BODY_CHUNK);
 	if (buf == NULL)
 		return result_fail(s->r, RESULT_OSERR, _("out of memory"));
-	while (ok && off < msg->body_size) {
+	while (ok && off < msg->body_offset + msg->body_size) {
 		ssize_t n = pread(msg->spool_fd, buf, BODY_CHUNK, off);
 
 		if (n < 0 && errno == EINTR)
@@ -512,10 +519,6 @@ static bool transfer(struct smtp_session *s, const struct message *msg, bool las
 		return result_fail(s->r, RESULT_DATAERR,
 				   _("the message (%jd bytes) is larger than the server accepts (%ju bytes)"),
 				   (intmax_t)size, s->size_limit);
-	if (s->env->needs_smtputf8 && !use_smtputf8(s))
-		return result_fail(s->r, RESULT_DATAERR,
-				   s->env->smtputf8 == 0 ? _("the message has UTF-8 in an address or header and -O smtputf8=no was given")
-				   : _("the message has UTF-8 in an address or header, and the relay does not offer SMTPUTF8"));
 	/* BDAT puts MAIL, RCPT, the content and QUIT in one flight; it cannot
 	 * be taken back, so only where a partial delivery is acceptable. */
 	s->use_bdat = (s->caps & CAP_CHUNKING) && (s->caps & CAP_PIPELINING) && s->env->allow_partial;
@@ -615,7 +618,16 @@ bool smtp_send(struct smtp_session *s, const struct envelope *env, const struct 
 	s->use_bdat = false;
 	if (s->broken)
 		return result_fail(r, RESULT_TEMPFAIL, _("the connection to the relay was lost"));
-	ok = transfer(s, msg, last);
+	if (env->needs_smtputf8 && !use_smtputf8(s)) {
+		/* Known only now, after EHLO: the header text goes RFC 2047-encoded
+		 * in a copy of the header block; the body is streamed as it is. */
+		struct message plain;
+
+		ok = header_fix_downgrade(env, msg, &plain, r) && transfer(s, &plain, last);
+		message_free(&plain);
+	} else {
+		ok = transfer(s, msg, last);
+	}
 	/* A refused transaction must be reset before the next MAIL. */
 	if (!ok && !s->broken && !last) {
 		struct result ignored;

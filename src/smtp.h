@@ -22,6 +22,7 @@
 #include "message.h"
 
 #define SMTP_MAX_STATUS ENVELOPE_MAX_RECIPIENTS
+#define SMTP_REFUSALS_KEPT 16
 /* RFC 5321 allows 512 octets, extensions more; addresses here may have
  * ADDRESS_MAX (998) octets: with SIZE, BODY, SMTPUTF8, RET and a 100
  * character ENVID as xtext (300) a MAIL command is about 1,400. */
@@ -47,6 +48,13 @@ struct smtp_outcome {
 	bool content_sent;
 	char rejection[RESULT_MSG_MAX];         /* the deciding one (permanent first) */
 	char temp_rejection[RESULT_MSG_MAX];    /* the first temporary one */
+	/* The replies to the first SMTP_REFUSALS_KEPT refused recipients, so
+	 * that each can be named with its own reply (notices, stderr). */
+	struct smtp_refusal {
+		size_t rcpt;                    /* index in the envelope */
+		char text[RESULT_MSG_MAX];      /* "RCPT TO:<a>: the server replied: ..." */
+	} refusals[SMTP_REFUSALS_KEPT];
+	size_t n_refusals;
 };
 
 /* A session for several messages (queue flush): greeting, EHLO, STARTTLS

@@ -281,7 +281,7 @@ static bool no_mechanism(struct smtp_session *s, bool bearer)
 {
 	if (s->acct->auth == AUTH_CHOICE_SCRAM_PLUS && OFFERS(s, MECH_SCRAM_PLUS))
 		return result_fail(s->r, RESULT_NOPERM,
-				   _("auth = scram-sha-256-plus, but this TLS session has no tls-exporter channel binding (TLS 1.3, or TLS 1.2 with extended master secret)"));
+				   _("auth = scram-sha-256-plus, but this TLS session has no tls-exporter channel binding (relaymail binds on TLS 1.3 only)"));
 	if (bearer && s->acct->auth == AUTH_CHOICE_AUTO)
 		return result_fail(s->r, RESULT_NOPERM,
 				   _("the account uses OAuth, but the relay offers neither OAUTHBEARER nor XOAUTH2 (it offers: %s)"),

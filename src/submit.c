@@ -3,12 +3,14 @@
 #include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "deliver.h"
 #include "i18n.h"
 #include "log.h"
+#include "notice.h"
 #include "queue.h"
 #include "submit.h"
 
@@ -125,11 +127,12 @@ static void not_kept(struct result *r, const char *why)
 
 /* No message is lost: a temporary failure goes to the queue (and counts as
  * success, as sendmail's callers expect); anything else is kept in the
- * failed-mail store, and the error line says where. */
-void submit_keep(const struct submit_ctx *ctx, const struct envelope *env,
-		 const struct message *msg, struct result *r)
+ * failed-mail store, and the error line says where.  kept receives the
+ * failed-mail file ("" when queued or not kept); false: not kept at all. */
+static bool keep_message(const struct submit_ctx *ctx, const struct envelope *env,
+			 const struct message *msg, struct result *r, char *kept, size_t kept_size)
 {
-	char queue_dir[PATH_MAX], failed_dir[PATH_MAX], id[QUEUE_ID_MAX], kept[PATH_MAX];
+	char queue_dir[PATH_MAX], failed_dir[PATH_MAX], id[QUEUE_ID_MAX];
 	char msgid[256];
 	struct result store;
 	struct event e = {
@@ -138,11 +141,12 @@ void submit_keep(const struct submit_ctx *ctx, const struct envelope *env,
 		.message_id = message_id(msg, msgid, sizeof msgid),
 	};
 
+	*kept = '\0';
 	result_clear(&store);
 	if (!directories(ctx, queue_dir, failed_dir, sizeof queue_dir, &store)) {
 		eventlog_write(ctx->log, &e);
 		not_kept(r, store.msg);
-		return;
+		return false;
 	}
 	if (r->cls == RESULT_TEMPFAIL && ctx->acct->queue) {
 		if (queue_store(queue_dir, ctx->acct, env, msg, ctx->local_user, r->msg, id, sizeof id,
@@ -155,15 +159,26 @@ void submit_keep(const struct submit_ctx *ctx, const struct envelope *env,
 			e.queue_id = id;
 			eventlog_write(ctx->log, &e);
 			result_clear(r);
-			return;
+			return true;
 		}
 		notify(ctx, true, _("cannot queue the message: %s"), store.msg);
 	}
 	eventlog_write(ctx->log, &e);
-	if (queue_keep_failed(failed_dir, env, msg, r->msg, kept, sizeof kept, &store))
+	if (queue_keep_failed(failed_dir, env, msg, r->msg, kept, kept_size, &store)) {
 		append_kept(r, kept);
-	else
-		notify(ctx, true, _("cannot keep the message: %s"), store.msg);
+		return true;
+	}
+	*kept = '\0';
+	notify(ctx, true, _("cannot keep the message: %s"), store.msg);
+	return false;
+}
+
+void submit_keep(const struct submit_ctx *ctx, const struct envelope *env,
+		 const struct message *msg, struct result *r)
+{
+	char kept[PATH_MAX];
+
+	keep_message(ctx, env, msg, r, kept, sizeof kept);
 }
 
 /* Recipients with status cls (4 or 5) in the outcome, as a shallow copy of
@@ -180,16 +195,112 @@ static bool refused_part(const struct envelope *env, const struct smtp_outcome *
 	return true;
 }
 
+/* The relay's reply to recipient i (its own when kept, else a plain line). */
+static const char *refusal_text(const struct smtp_outcome *out, size_t i, const char *rcpt,
+				char *buf, size_t size)
+{
+	for (size_t k = 0; k < out->n_refusals && k < SMTP_REFUSALS_KEPT; k++) {
+		if (out->refusals[k].rcpt == i)
+			return out->refusals[k].text;
+	}
+	snprintf(buf, size, _("RCPT TO:<%s>: refused permanently"), rcpt);
+	return buf;
+}
+
+static const char *spool_dir(const struct submit_ctx *ctx)
+{
+	const char *tmp = getenv("TMPDIR");
+
+	if (ctx->queue_dir != NULL)
+		return ctx->queue_dir;  /* the service: its own private directory */
+	return tmp != NULL && *tmp != '\0' ? tmp : "/tmp";
+}
+
+/* The notice of notice.h about the refused recipients, through the same
+ * account (a warm session of the service, or a connection of its own).
+ * Sent once: a failure is reported and logged, never queued. */
+static void send_notice(const struct submit_ctx *ctx, const struct notice_about *about,
+			const char *to)
+{
+	struct notice n;
+	struct smtp_outcome out;
+	struct result r;
+
+	result_clear(&r);
+	if (notice_build(about, to, spool_dir(ctx), &n, &r) &&
+	    attempt(ctx, ctx->acct, ctx->secret, &n.env, &n.msg, &out, &r)) {
+		if (!ctx->quiet)
+			notify(ctx, false, _("a notice of the refused recipients went to <%s>"), to);
+	} else if (ctx->quiet) {
+		log_error_quiet(_("the notice to <%s> could not be sent: %s"), to, r.msg);
+	} else {
+		notify(ctx, true, _("the notice to <%s> could not be sent: %s"), to, r.msg);
+	}
+	notice_free(&n);
+}
+
+/* The relay took the message for some recipients and refused the others
+ * permanently: as Postfix and dma report it, the message was accepted
+ * (r stays OK), each refused recipient is named with the relay's reply,
+ * the copy for them is kept in the failed-mail store and the sender gets a
+ * notice.  Only when that copy cannot be kept is r a failure (the caller
+ * then keeps the message). */
+static void report_refused(const struct submit_ctx *ctx, const struct envelope *env,
+			   const struct envelope *refused, const struct message *msg,
+			   const struct smtp_outcome *out, struct result *r)
+{
+	struct notice_failure failed[SMTP_REFUSALS_KEPT];
+	char lines[SMTP_REFUSALS_KEPT][RESULT_MSG_MAX], kept[PATH_MAX];
+	size_t delivered = env->recipients.n - out->n_rejected, n = 0;
+	struct result copy;
+	const char *to;
+
+	for (size_t i = 0; i < env->recipients.n && i < SMTP_MAX_STATUS; i++) {
+		char buf[RESULT_MSG_MAX];
+		const char *text;
+
+		if (out->rcpt_status[i] != 5)
+			continue;
+		text = refusal_text(out, i, env->recipients.items[i], buf, sizeof buf);
+		if (!ctx->quiet)
+			notify(ctx, false, "%s", text);
+		if (n < SMTP_REFUSALS_KEPT) {
+			snprintf(lines[n], sizeof lines[n], "%s", text);
+			failed[n].rcpt = env->recipients.items[i];
+			failed[n].error = lines[n];
+			n++;
+		}
+	}
+	result_fail(&copy, RESULT_NOUSER,
+		    ngettext("%zu refused; delivered to the other recipient",
+			     "%zu refused; delivered to the %zu other recipients", delivered),
+		    refused->recipients.n, delivered);
+	if (!keep_message(ctx, refused, msg, &copy, kept, sizeof kept)) {
+		*r = copy;      /* nowhere to keep it: the caller must */
+		return;
+	}
+	if (!ctx->quiet)
+		notify(ctx, false, "%s", copy.msg);
+	to = notice_recipient(ctx->acct, refused, msg);
+	if (to != NULL) {
+		struct notice_about about = {
+			.env = refused, .msg = msg, .failed = failed, .n_failed = n,
+			.reason = out->rejection, .kept = kept[0] ? kept : NULL,
+		};
+
+		send_notice(ctx, &about, to);
+	}
+}
+
 /* Some recipients were refused and the message went to the others.  The
  * temporarily refused ones are queued alone; the permanently refused ones
- * are reported (exit 67) and the message is kept for them. */
+ * are reported (report_refused()). */
 static void handle_partial(const struct submit_ctx *ctx, const struct envelope *env,
 			   const struct message *msg, const struct smtp_outcome *out,
 			   struct result *r)
 {
 	struct envelope later, refused;
 	struct result temp;
-	size_t delivered = env->recipients.n - out->n_rejected;
 
 	memset(&later, 0, sizeof later);
 	memset(&refused, 0, sizeof refused);
@@ -201,16 +312,18 @@ static void handle_partial(const struct submit_ctx *ctx, const struct envelope *
 		if (temp.cls != RESULT_OK)
 			*r = temp;
 	}
-	if (refused.recipients.n > 0) {
-		result_fail(r, RESULT_NOUSER,
-			    ngettext("%s (%zu refused; delivered to the other recipient)",
-				     "%s (%zu refused; delivered to the %zu other recipients)", delivered),
-			    out->rejection, refused.recipients.n, delivered);
-		submit_keep(ctx, &refused, msg, r);
-	}
+	if (refused.recipients.n > 0)
+		report_refused(ctx, env, &refused, msg, out, r);
 out:
 	address_list_free(&later.recipients);
 	address_list_free(&refused.recipients);
+}
+
+void submit_refused(const struct submit_ctx *ctx, const struct envelope *env,
+		    const struct message *msg, const struct smtp_outcome *outcome, struct result *r)
+{
+	if (r->cls == RESULT_OK && outcome->n_rejected > 0)
+		handle_partial(ctx, env, msg, outcome, r);
 }
 
 void submit_message(const struct submit_ctx *ctx, const struct envelope *env,
@@ -219,7 +332,7 @@ void submit_message(const struct submit_ctx *ctx, const struct envelope *env,
 	if (!attempt(ctx, ctx->acct, ctx->secret, env, msg, outcome, r))
 		try_fallbacks(ctx, env, msg, outcome, r);
 	if (r->cls == RESULT_OK && outcome->n_rejected > 0)
-		handle_partial(ctx, env, msg, outcome, r);
+		submit_refused(ctx, env, msg, outcome, r);
 	else if (r->cls != RESULT_OK)
 		submit_keep(ctx, env, msg, r);
 }

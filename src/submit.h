@@ -43,11 +43,20 @@ struct submit_report {
 	bool queued;                    /* (some of) it waits in the queue */
 };
 
-/* r ends OK when the relay took the message for every recipient or it is
- * durably queued; otherwise r says why, and where the message was kept.
- * outcome: the relay's per-recipient answers (rcpt_status). */
+/* r ends OK when the relay took the message for every recipient, or for
+ * some while the others are durably queued or were refused permanently
+ * (then each is named through ctx->notify unless quiet, the copy for them
+ * is kept in the failed-mail store, and the sender, or admin_address, gets
+ * a notice: notice.h); otherwise r says why, and where the message was
+ * kept.  outcome: the relay's per-recipient answers (rcpt_status). */
 void submit_message(const struct submit_ctx *ctx, const struct envelope *env,
 		    const struct message *msg, struct smtp_outcome *outcome, struct result *r);
+
+/* After a delivery that the relay took (r OK) with some recipients
+ * refused (outcome->n_rejected > 0): what submit_message() does then (-bs
+ * delivers on its own). */
+void submit_refused(const struct submit_ctx *ctx, const struct envelope *env,
+		    const struct message *msg, const struct smtp_outcome *outcome, struct result *r);
 
 /* A failure before delivery (r set, not OK): queue it when temporary, else
  * keep it in the failed-mail store; r gets "; message kept in FILE". */

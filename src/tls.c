@@ -302,26 +302,28 @@ bool tls_peer_info(struct tls *tls, char *subject, size_t subject_size, char *is
 	return ok;
 }
 
-/* RFC 9266 defines tls-exporter only where the exporter is unique to the
- * connection: TLS 1.3, or TLS 1.2 with the extended master secret. */
+/* TLS 1.3 only.  RFC 9266 also allows TLS 1.2 with the extended master
+ * secret, but there the exporter depends on whether the empty context is
+ * "absent" or "zero-length" (RFC 5705 4): GnuTLS 3.7 uses zero-length,
+ * OpenSSL-based servers (use_context = 0), Go and rustls use absent, so a
+ * TLS 1.2 binding would make -PLUS fail where plain SCRAM works.  In
+ * TLS 1.3 both readings give the same value. */
 bool tls_channel_binding(struct tls *tls, unsigned char *out, size_t size, size_t *len)
 {
 #if GNUTLS_VERSION_NUMBER >= 0x030702
-	gnutls_protocol_t version = gnutls_protocol_get_version(tls->session);
 	gnutls_datum_t cb = { NULL, 0 };
 	bool ok;
 
 	*len = 0;
-	if (version != GNUTLS_TLS1_3 &&
-	    !(version == GNUTLS_TLS1_2 && gnutls_session_ext_master_secret_status(tls->session)))
-		return false;
-	if (gnutls_session_channel_binding(tls->session, GNUTLS_CB_TLS_EXPORTER, &cb) < 0)
+	if (gnutls_protocol_get_version(tls->session) != GNUTLS_TLS1_3 ||
+	    gnutls_session_channel_binding(tls->session, GNUTLS_CB_TLS_EXPORTER, &cb) < 0)
 		return false;
 	ok = cb.size > 0 && cb.size <= size;
 	if (ok) {
 		memcpy(out, cb.data, cb.size);
 		*len = cb.size;
 	}
+	explicit_bzero(cb.data, cb.size);
 	gnutls_free(cb.data);
 	return ok;
 #else

@@ -49,10 +49,11 @@ void tls_describe(struct tls *tls, char *buf, size_t size);
 bool tls_peer_info(struct tls *tls, char *subject, size_t subject_size, char *issuer,
 		   size_t issuer_size, long long *expires);
 
-/* The tls-exporter channel binding (RFC 9266) for SCRAM-...-PLUS: copies
- * the value (32 bytes) into out and sets *len.  false when the session
- * cannot bind safely (TLS 1.2 without extended master secret, older TLS,
- * GnuTLS before 3.7.2) or the value does not fit in size. */
+/* The tls-exporter channel binding (RFC 9266) for SCRAM-SHA-256-PLUS:
+ * copies the value (32 bytes) into out and sets *len.  false (then use
+ * plain SCRAM with gs2 flag "n") when the session is not TLS 1.3 (TLS 1.2
+ * exporters differ between implementations, see tls.c), with GnuTLS before
+ * 3.7.2, or when the value does not fit in size. */
 bool tls_channel_binding(struct tls *tls, unsigned char *out, size_t size, size_t *len);
 
 /* Store the session for the next connection (cache_file, mode 0600); call

@@ -5,7 +5,7 @@
 set -eu
 
 PACKAGES="gcc make pkg-config autoconf automake autopoint gettext
-  libgnutls28-dev libsecret-1-dev libinih-dev libunbound-dev libcurl4-gnutls-dev libjson-c-dev
+  iptables libgnutls28-dev libsecret-1-dev libinih-dev libunbound-dev libcurl4-gnutls-dev libjson-c-dev
   python3-dnslib python3-openssl
   gnutls-bin python3-aiosmtpd ca-certificates
   dbus-daemon dbus-bin gnome-keyring libsecret-tools python3-dbus

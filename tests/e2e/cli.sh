@@ -99,7 +99,7 @@ is "$RC" 0 "user file in \$XDG_CONFIG_HOME/relaymail/config is used"
 rm "$XDG_CONFIG_HOME/relaymail/config"
 
 # --account picks an account; [defaults] fills in.
-{ printf '[defaults]\ntls_ca_file = %s\nuser = alice\npassword_file = %s\ntimeout = 5\n' "$CERTS/ca.pem" "$PWFILE"
+{ printf '[defaults]\ntls_ca_file = %s\nuser = alice\npassword_file = %s\ntimeout = 5\ndomain = example.com\n' "$CERTS/ca.pem" "$PWFILE"
   printf '[account one]\nhost = no-such-host.invalid\n[account two]\nhost = localhost\nport = %s\n' "$STARTTLS_PORT"; } > "$T/multi"
 chmod 600 "$T/multi"
 run_rm "$T/m" --config "$T/multi" bob@example.org

@@ -90,14 +90,15 @@ faults ''
 
 # ---- recipients: partial delivery -------------------------------------------
 # The accepted recipients get the message; a permanently refused one is
-# reported (67) and the message kept for it; a temporarily refused one is
-# queued alone (with queue = no: exit 75 and kept).
+# reported, the message kept for it and the sender gets a notice, but the
+# message was accepted: exit 0, as Postfix and dma report it (issue 13); a
+# temporarily refused one is queued alone (with queue = no: exit 75 and kept).
 faults '[{"step":"rcpt","match":"bad@example.org","reply":"550 5.1.1 unknown"}]'
 before=$(msg_count)
 run_rm "$T/m" --config "$T/conf" good@example.org bad@example.org
-is "$RC" 67 "one recipient of two rejected (550): exit 67"
-is "$(msg_count)" "$((before + 1))" "one recipient rejected: the other still gets the message"
-is "$(json_field "$(last_json)" rcpt_tos)" "good@example.org" "one recipient rejected: sent to the accepted one only"
+is "$RC" 0 "one recipient of two rejected (550): exit 0 (accepted for the other)"
+is "$(msg_count)" "$((before + 2))" "one recipient rejected: the other still gets the message (and the sender a notice)"
+is "$(json_field "$(ls "$RELAY"/messages/*.json | sed -n "$((before + 1))p")" rcpt_tos)" "good@example.org" "one recipient rejected: sent to the accepted one only"
 like "$ERR" "bad@example\.org" "one recipient rejected: stderr names it"
 like "$ERR" "delivered to the other recipient" "one recipient rejected: stderr says the others got it"
 like "$ERR" "message kept in" "one recipient rejected: the message is kept for it"
@@ -120,7 +121,7 @@ write_config "$T/conf" queue=no timeout=2
 faults '[{"step":"rcpt","reply":"550 5.1.1 unknown"}]'
 before=$(msg_count)
 run_rm "$T/m" --config "$T/conf" a@example.org b@example.org
-is "$RC" 67 "every recipient rejected: exit 67"
+is "$RC" 67 "every recipient rejected: exit 67 (no notice: the caller is told)"
 is "$(msg_count)" "$before" "every recipient rejected: nothing sent"
 is "$RC" 67 "temporary and permanent rejections: the permanent one decides (67)"
 faults ''
@@ -220,6 +221,7 @@ like "$ERR" "^relaymail: " "connection refused: stderr starts with 'relaymail: '
 like "$ERR" "(?i)refused|connect" "connection refused: said so"
 write_config "$T/conf" host=no-such-host.invalid timeout=2 queue=no
 run_rm "$T/m" --config "$T/conf" bob@example.org
-is "$RC" 68 "relay host does not resolve: exit 68"
+is "$RC" 75 "relay host does not resolve: temporary (exit 75 with queue = no), not 68"
+like "$ERR" "relay host no-such-host\.invalid: .*check the host setting" "relay host does not resolve: the host and the setting are named"
 
 done_testing

@@ -275,8 +275,9 @@ like "$OUT" "not kept in the failed-mail store" "mailq shows why"
 write_config "$T/conf" queue=yes
 faults '[{"step":"rcpt","match":"never@example.org","reply":"550 5.1.1 No such user"}]'
 run_rm /dev/null --config "$T/conf" --flush-all
-is "$(msg_count)" $((before + 2)) "next flush: one more delivery"
-is "$(rcpts)" "later@example.org" "next flush: to the deferred recipient only"
+is "$(msg_count)" $((before + 3)) "next flush: one more delivery (and a notice about the refused recipient)"
+is "$(rcpts "$(ls "$RELAY"/messages/*.json | sed -n "$((before + 2))p")")" "later@example.org" "next flush: to the deferred recipient only"
+is "$(rcpts)" "sender@example.com" "next flush: the notice about the refused recipient goes to the sender"
 ls "$FDIR"/*.reason 2>/dev/null | xargs -r grep -l 'rcpt never@example.org' | grep -q .
 ok $? "next flush: the refused recipient's copy is in the failed store"
 is "$(entries "$QDIR")" 0 "next flush: the queue is empty"

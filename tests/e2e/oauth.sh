@@ -66,6 +66,11 @@ cp "$T/stderr" "$T/first.err"
 run_rm "$T/msg" --config "$T/conf" bob@example.org
 is "$RC" 0 "second send: sent"
 is "$(token_requests refresh_token)" 1 "second send: the cached access token is used (no token request)"
+LD_DEBUG=files run_rm "$T/msg" --config "$T/conf" bob@example.org
+is "$RC" 0 "third send (cached token): sent"
+unlike "$ERR" "libcurl|libjson-c" "a send with a cached token loads neither libcurl nor json-c"
+ldd "$RELAYMAIL" > "$T/ldd" 2>&1
+unlike "$(cat "$T/ldd")" "libcurl|libjson-c" "the binary does not link libcurl or json-c"
 cache=$(ls "$T"/token.access-* 2>/dev/null | head -1)
 [ -n "$cache" ] && [ "$(stat -c %a "$cache")" = 600 ]; ok $? "the access token cache is a private file beside the token file"
 
@@ -78,7 +83,7 @@ like "$(commands)" "AUTH-RESULT OAUTHBEARER dummy-response ok" "the error challe
 is "$(commands | grep -c 'AUTH-RESULT OAUTHBEARER ok')" 1 "one successful AUTH after the refusal"
 is "$(commands | awk '$2 == "AUTH" { print $1 }' | sort | uniq -c | awk '{ print $1 }')" 2 "both attempts on the same connection"
 is "$(token_requests refresh_token)" 2 "exactly one renewal"
-is "$(msg_count)" 3 "three messages arrived"
+is "$(msg_count)" 4 "four messages arrived"
 
 # XOAUTH2 only (Microsoft), without the error challenge (Microsoft's 535).
 start_relay --auth-mechs XOAUTH2 --oauth-dir "$OAUTH" --oauth-no-challenge
@@ -97,6 +102,19 @@ is "$RC" 77 "token refused twice: exit 77"
 like "$ERR" "new token was refused too" "says a fresh token was refused too"
 is "$(commands | grep -c ' AUTH ')" 2 "exactly two AUTH attempts"
 is "$(commands | grep -c ' MAIL ')" 0 "no MAIL after a failed AUTH"
+
+# auth = xoauth2 without oauth_client_id: the token comes from a password
+# source (an external helper, as msmtp users do with oama).
+start_relay --auth-mechs XOAUTH2,PLAIN --oauth-dir "$OAUTH"
+octl expire-access
+oauth_conf "$T/conf"
+run_rm "$T/msg" --config "$T/conf" bob@example.org
+tok=$(cat "$T"/token.access-* | sed -n 2p)
+write_config "$T/conf" password_file= user=$USER_ADDR auth=xoauth2 "password_command=cat $T/helper-token"
+printf '%s\n' "$tok" > "$T/helper-token"
+run_rm "$T/msg" --config "$T/conf" bob@example.org
+is "$RC" 0 "auth = xoauth2 with a token from password_command: sent" "$ERR"
+like "$(commands)" "AUTH-RESULT XOAUTH2 ok user=$USER_ADDR" "the helper's token was presented"
 
 # auth = oauthbearer when the relay offers only XOAUTH2.
 start_relay --auth-mechs XOAUTH2,PLAIN --oauth-dir "$OAUTH"

@@ -24,11 +24,12 @@ like "$OUT" "<bob@example.org>" "mailq shows the recipient"
 like "$OUT" "Connection refused" "mailq shows the last error"
 like "$OUT" " 1  <" "mailq shows the attempt count"
 
-# Not due yet: -q leaves it; --flush-all sends it, exactly once.
+# Not due yet: --flush-due leaves it (the timer, cron); --flush-all (and
+# -q, as Postfix's sendmail -q: tests/e2e/notices.sh) sends it, exactly once.
 start_relay
 write_config "$T/conf" queue=yes
-run_rm /dev/null --config "$T/conf" -q
-is "$(msg_count)" 0 "-q respects the retry schedule"
+run_rm /dev/null --config "$T/conf" --flush-due
+is "$(msg_count)" 0 "--flush-due respects the retry schedule"
 run_rm /dev/null --config "$T/conf" --flush-all
 is "$RC" 0 "--flush-all: exit 0"
 is "$(msg_count)" 1 "the queued message was delivered"
@@ -76,7 +77,8 @@ start_relay
 write_config "$T/conf" queue=yes
 faults '[{"step":"rcpt","match":"r12@example.org","reply":"550 5.1.1 No such user"},{"step":"rcpt","match":"r13@example.org","reply":"550 5.1.1 No such user"}]'
 run_rm /dev/null --config "$T/conf" --flush-all
-is "$(msg_count)" 3 "the flush delivered the three good messages"
+is "$(grep -L '^Subject: Undelivered mail' "$RELAY"/messages/*.eml | wc -l)" 3 "the flush delivered the three good messages"
+is "$(grep -l '^Subject: Undelivered mail' "$RELAY"/messages/*.eml | wc -l)" 2 "... and a notice about each refused one"
 is "$(grep -c ' CONNECT ' "$RELAY/commands.log")" 1 "one connection for the whole flush"
 is "$(grep -c ' AUTH ' "$RELAY/commands.log")" 1 "one login for the whole flush"
 grep -q ' RSET' "$RELAY/commands.log"; ok $? "RSET after a refused message"
@@ -92,7 +94,7 @@ start_relay
 write_config "$T/conf" queue=yes
 faults '[{"step":"rcpt","match":"later@example.org","reply":"452 4.2.2 Mailbox full"},{"step":"rcpt","match":"never@example.org","reply":"550 5.1.1 No such user"}]'
 run_rm /dev/null --config "$T/conf" --flush-all
-is "$(json_field "$(last_json)" rcpt_tos)" "ok@example.org" "partial flush: the accepted recipient got it"
+is "$(json_field "$(grep -l '^Subject: message 15' "$RELAY"/messages/*.eml | xargs grep -L '^Subject: Undelivered' | sed 's/eml$/json/')" rcpt_tos)" "ok@example.org" "partial flush: the accepted recipient got it"
 run_rm /dev/null --config "$T/conf" -bp
 like "$OUT" "<later@example\.org>" "partial flush: the deferred recipient stays queued"
 ! printf '%s' "$OUT" | grep -Eq "ok@example|never@example"; ok $? "partial flush: only the deferred recipient is left"

@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Loopback SMTP relay for relaymail's tests (aiosmtpd; run with /usr/bin/python3).
 
-Three listeners on 127.0.0.1 with ephemeral ports:
+Three listeners on 127.0.0.1 (or --bind ADDR) with ephemeral ports:
   starttls  plain greeting, STARTTLS offered, AUTH offered only after TLS
   implicit  TLS from the first byte, AUTH offered
   plain     no STARTTLS, no TLS, no AUTH
@@ -23,7 +23,7 @@ refused ones included) and DIR/max_admitted the most that got past the
 greeting at once; both are rewritten whenever the maximum grows.
 
 DIR/commands.log gets one line per command: "<conn-id> <VERB> <args>" (AUTH:
-only the mechanism), "<conn-id> CONNECT <listener>", "<conn-id> TLS <version>"
+only the mechanism), "<conn-id> CONNECT <listener> from <peer address>", "<conn-id> TLS <version>"
 after a handshake ("TLSFAIL" when a STARTTLS handshake failed), and
 "<conn-id> FAULT <step> <action>" when a fault was applied.
 
@@ -53,7 +53,8 @@ reply (default 421 4.4.2 Idle timeout) and closes, "drop" closes silently.
 Options: --users alice:s3cret[,bob:pw2]  --auth-mechs PLAIN,LOGIN (NONE: no AUTH)
 --size N (0: "SIZE" without a limit)  --no-pipelining  --require-auth (530 to
 MAIL before AUTH)  --dsn (advertise DSN; accept RET/ENVID/NOTIFY/ORCPT)
---chunking (advertise CHUNKING; accept BDAT)  --max-line N (accept commands and
+--chunking (advertise CHUNKING; accept BDAT)  --no-smtputf8 (do not advertise
+SMTPUTF8, as Amazon SES)  --max-line N (accept commands and
 lines up to N octets, for addresses of 998)  --max-concurrent K (a connection
 beyond K admitted ones at once gets "421 4.7.0 Too many connections" at the
 greeting, logged as "FAULT greeting throttle").
@@ -899,7 +900,8 @@ class RelaySMTP(SaslMixin, SMTP):
 
     async def _handle_client(self):
         self.faults = self.state.take_faults()
-        self.log("CONNECT %s" % self.listener)
+        peer = self.transport.get_extra_info("peername") if self.transport else None
+        self.log("CONNECT %s from %s" % (self.listener, peer[0] if peer else "?"))
         if self.listener == "implicit":
             self.log("TLS %s" % self.tls_version())
         limit = self.relay_args.max_concurrent
@@ -1150,6 +1152,10 @@ async def main():
                     help="421 at the greeting beyond this many admitted connections (0: no limit)")
     ap.add_argument("--dsn", action="store_true",
                     help="also advertise DSN (and accept RET, ENVID, NOTIFY, ORCPT)")
+    ap.add_argument("--bind", default="127.0.0.1",
+                    help="address of the three listeners (::1 for IPv6 only)")
+    ap.add_argument("--no-smtputf8", action="store_true",
+                    help="do not advertise SMTPUTF8 (as Amazon SES)")
     args = ap.parse_args()
     args.mech_list = []
     for m in args.auth_mechs.split(","):
@@ -1170,16 +1176,17 @@ async def main():
             return RelaySMTP(handler, state, listener, args, hostname="relay.test",
                              ident="relaymail test relay",
                              tls_context=starttls_ctx, data_size_limit=limit,
-                             enable_SMTPUTF8=True, auth_require_tls=require_tls,
+                             enable_SMTPUTF8=not args.no_smtputf8,
+                             auth_require_tls=require_tls,
                              auth_exclude_mechanism=excluded,
                              authenticator=make_authenticator(state), loop=loop)
         return make
 
     servers = {
-        "STARTTLS": await loop.create_server(factory("starttls", ctx, True), "127.0.0.1", 0),
+        "STARTTLS": await loop.create_server(factory("starttls", ctx, True), args.bind, 0),
         "IMPLICIT": await loop.create_server(factory("implicit", None, False),
-                                             "127.0.0.1", 0, ssl=ctx),
-        "PLAIN": await loop.create_server(factory("plain", None, True), "127.0.0.1", 0),
+                                             args.bind, 0, ssl=ctx),
+        "PLAIN": await loop.create_server(factory("plain", None, True), args.bind, 0),
     }
     ports = "".join("%s_PORT=%d\n" % (k, s.sockets[0].getsockname()[1])
                     for k, s in servers.items())

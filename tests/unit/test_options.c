@@ -21,6 +21,7 @@ struct opt_case {
 	const char *fullname;
 	const char *config_file;
 	const char *account;
+	const char *check_sender;       /* --check --sender ADDRESS */
 	bool t, i, v, b8, flush_all;
 	enum error_mode error_mode;
 	const char *notify, *ret, *envid;
@@ -125,21 +126,43 @@ static const struct opt_case cases[] = {
 	{ .name = "-bi", .argv = { "sendmail", "-bi" }, .mode = MODE_NEWALIASES },
 	{ .name = "-I", .argv = { "sendmail", "-I" }, .mode = MODE_NEWALIASES },
 	{ .name = "-bh", .argv = { "sendmail", "-bh" }, .mode = MODE_NOTHING },
-	{ .name = "-q", .argv = { "sendmail", "-q" }, .mode = MODE_FLUSH_QUEUE },
+	/* -q tries every entry now, as Postfix's sendmail -q; --flush-due
+	 * keeps to the retry schedule (the timer and the cron line). */
+	{ .name = "-q", .argv = { "sendmail", "-q" }, .mode = MODE_FLUSH_QUEUE, .flush_all = true },
 	{ .name = "-q30m", .argv = { "sendmail", "-q30m" }, .mode = MODE_NOTHING },
-	{ .name = "--flush", .argv = { "sendmail", "--flush" }, .mode = MODE_FLUSH_QUEUE },
+	{ .name = "--flush", .argv = { "sendmail", "--flush" }, .mode = MODE_FLUSH_QUEUE,
+	  .flush_all = true },
 	{ .name = "--flush-all", .argv = { "sendmail", "--flush-all" }, .mode = MODE_FLUSH_QUEUE,
 	  .flush_all = true },
+	{ .name = "--flush-due", .argv = { "sendmail", "--flush-due" }, .mode = MODE_FLUSH_QUEUE },
+	{ .name = "-q then --flush-due", .argv = { "sendmail", "-q", "--flush-due" },
+	  .mode = MODE_FLUSH_QUEUE },
 	{ .name = "argv[0] mailq", .argv = { "/usr/bin/mailq" }, .mode = MODE_LIST_QUEUE },
 	{ .name = "argv[0] newaliases", .argv = { "newaliases" }, .mode = MODE_NEWALIASES },
 	{ .name = "argv[0] send-mail", .argv = { "/usr/sbin/send-mail", "a@b" }, .rcpts = "a@b" },
-	{ .name = "unknown letter ignored with a warning", .argv = { "sendmail", "-Z", "a@b" },
-	  .rcpts = "a@b" },
 	{ .name = "accepted no-op letters",
 	  .argv = { "sendmail", "-m", "-n", "-U", "-G", "-h", "5", "-L", "tag", "a@b" },
 	  .rcpts = "a@b" },
+	{ .name = "more accepted letters (sendmail 8, OpenSMTPD)",
+	  .argv = { "sendmail", "-Am", "-c", "-d0.1", "-E", "-J", "-s", "-S", "-T", "-x", "-Qr", "a@b" },
+	  .rcpts = "a@b" },
+	{ .name = "--check --sender", .argv = { "sendmail", "--check", "--sender", "a@b" },
+	  .mode = MODE_CHECK, .check_sender = "a@b" },
+	{ .name = "--check ACCOUNT --sender", .argv = { "sendmail", "--check", "--sender=a@b", "work" },
+	  .mode = MODE_CHECK, .account = "work", .check_sender = "a@b" },
 
 	/* usage errors */
+	{ .name = "unknown letter: exit 64, as Postfix", .argv = { "sendmail", "-Z", "a@b" },
+	  .cls = RESULT_USAGE },
+	{ .name = "unknown letter with a value-like argument", .argv = { "sendmail", "-K", "value", "a@b" },
+	  .cls = RESULT_USAGE },
+	{ .name = "unknown letter in a bundle", .argv = { "sendmail", "-tiK" }, .cls = RESULT_USAGE },
+	{ .name = "msmtp's -a is not a sendmail letter", .argv = { "sendmail", "-a", "work" },
+	  .cls = RESULT_USAGE },
+	{ .name = "--sender without --check", .argv = { "sendmail", "--sender", "a@b", "x@y" },
+	  .cls = RESULT_USAGE },
+	{ .name = "LF in --sender", .argv = { "sendmail", "--check", "--sender", "a@b\nx" },
+	  .cls = RESULT_USAGE },
 	{ .name = "unknown long option", .argv = { "sendmail", "--bogus" }, .cls = RESULT_USAGE },
 	{ .name = "missing value for -f", .argv = { "sendmail", "-f" }, .cls = RESULT_USAGE },
 	{ .name = "missing value for -f after flags", .argv = { "sendmail", "-ti", "-f" },
@@ -243,6 +266,7 @@ static void run_case(const struct opt_case *c)
 	check_str(c, "fullname", o.fullname, c->fullname);
 	check_str(c, "config", o.config_file, c->config_file);
 	check_str(c, "account", o.account, c->account);
+	check_str(c, "check_sender", o.check_sender, c->check_sender);
 	check_str(c, "recipients", o.n_recipients ? rcpts : NULL, c->rcpts);
 	snprintf(name, sizeof name, "%s: flags -t -i -v -B8", c->name);
 	tap_ok(o.extract_recipients == c->t && o.ignore_dots == c->i && o.verbose == c->v &&

@@ -116,6 +116,36 @@ int main(void)
 	tap_ok(providers_hint(&acct, "550 5.7.1 Sender address not allowed") != NULL, "550 sender not allowed: generic hint");
 	tap_ok(providers_hint(&acct, "451 4.3.0 try later") == NULL, "no hint for an ordinary failure");
 	config_free(&cfg);
+	/* The ports --check tries when 587 and 465 are blocked. */
+	{
+		static const struct { const char *config; unsigned n, first, second; } alt[] = {
+			{ "provider = sendgrid\n", 2, 2525, 25 },
+			{ "provider = ses\nregion = eu-west-1\n", 2, 2587, 25 },
+			{ "provider = mailgun\n", 2, 2525, 25 },
+			{ "host = smtp.sendgrid.net\n", 2, 2525, 25 },        /* a known host */
+			{ "host = email-smtp.eu-central-1.amazonaws.com\n", 2, 2587, 25 },
+			{ "host = relay.example.com\n", 0, 0, 0 },
+			{ "provider = gmail\n", 0, 0, 0 },
+		};
+		unsigned ports[4];
+
+		for (size_t i = 0; i < sizeof alt / sizeof alt[0]; i++) {
+			size_t n;
+
+			resolve(alt[i].config, &cfg, &acct, &r);
+			n = providers_alt_ports(&acct, ports, 4);
+			snprintf(name, sizeof name, "alternate ports %zu: how many", i);
+			tap_is_int((int)n, (int)alt[i].n, name);
+			if (n == 2) {
+				snprintf(name, sizeof name, "alternate ports %zu: in order", i);
+				tap_ok(ports[0] == alt[i].first && ports[1] == alt[i].second, name);
+			}
+			config_free(&cfg);
+		}
+		resolve("provider = sendgrid\n", &cfg, &acct, &r);
+		tap_is_int((int)providers_alt_ports(&acct, ports, 1), 1, "alternate ports: at most max");
+		config_free(&cfg);
+	}
 	snprintf(name, sizeof name, "%s/conf", dir);
 	unlink(name);
 	rmdir(dir);

@@ -789,6 +789,85 @@ static void test_log_escape(void)
 	}
 }
 
+
+/* rfc5322_encode_phrases: display names and comments of an address list
+ * for a relay without SMTPUTF8. */
+struct phrase_case {
+	const char *name;
+	const char *in;
+	enum result_class cls;
+	const char *out;        /* NULL: not checked */
+};
+
+static const struct phrase_case phrase_cases[] = {
+	{ "ASCII list unchanged", " \"A, B\" <a@b.example>, c@d.example (C)", RESULT_OK,
+	  " \"A, B\" <a@b.example>, c@d.example (C)" },
+	{ "unquoted UTF-8 name", " Ren\xc3\xa9" "e <r@x.example>", RESULT_OK,
+	  " =?UTF-8?B?UmVuw6ll?= <r@x.example>" },
+	{ "quoted UTF-8 name, quotes and escapes undone", " \"J\xc3\xb6rg \\\"J\\\" M\" <j@x.example>",
+	  RESULT_OK, " =?UTF-8?B?SsO2cmcgIkoiIE0=?= <j@x.example>" },
+	{ "a phrase of several words is one text", " Caf\xc3\xa9 Team <t@x.example>", RESULT_OK,
+	  " =?UTF-8?B?Q2Fmw6kgVGVhbQ==?= <t@x.example>" },
+	{ "comment", " b@x.example (M\xc3\xbcller)", RESULT_OK, " b@x.example (=?UTF-8?B?TcO8bGxlcg==?=)" },
+	{ "name glued to the angle bracket gets a blank", " \xc3\xa9<e@x.example>", RESULT_OK,
+	  " =?UTF-8?B?w6k=?= <e@x.example>" },
+	{ "group name", " \xc3\xa9quipe: a@x.example;", RESULT_OK, " =?UTF-8?B?w6lxdWlwZQ==?= : a@x.example;" },
+	{ "invalid UTF-8 is UNKNOWN-8BIT", " \xe9t\xe9 <e@x.example>", RESULT_OK,
+	  " =?UNKNOWN-8BIT?B?6XTp?= <e@x.example>" },
+	{ "UTF-8 local part refused", " J <j\xc3\xb6rg@x.example>", RESULT_DATAERR, NULL },
+	{ "UTF-8 bare address refused", " j\xc3\xb6rg@x.example", RESULT_DATAERR, NULL },
+	{ "UTF-8 domain refused", " a@b\xc3\xbc.example", RESULT_DATAERR, NULL },
+	{ "unparsable list refused", " \xc3\xa9 <a@x.example", RESULT_DATAERR, NULL },
+};
+
+static void test_phrases(void)
+{
+	char buf[512], name[160];
+	size_t len;
+	struct result r;
+
+	for (size_t i = 0; i < sizeof phrase_cases / sizeof phrase_cases[0]; i++) {
+		const struct phrase_case *c = &phrase_cases[i];
+		bool ok;
+
+		result_clear(&r);
+		ok = rfc5322_encode_phrases(c->in, strlen(c->in), 3, buf, sizeof buf, &len, &r);
+		snprintf(name, sizeof name, "encode_phrases: %s", c->name);
+		tap_ok(ok == (c->cls == RESULT_OK) && (ok || r.cls == c->cls) &&
+		       (c->out == NULL || (ok && len == strlen(c->out) && strcmp(buf, c->out) == 0)), name);
+		if (ok && c->out != NULL && strcmp(buf, c->out) != 0)
+			tap_diag_escaped("got", buf, len);
+	}
+	/* Too small a buffer is RESULT_OSERR (the caller grows it). */
+	result_clear(&r);
+	tap_ok(!rfc5322_encode_phrases(" \xc3\xa9 <e@x.example>", 17, 3, buf, 8, &len, &r) &&
+	       r.cls == RESULT_OSERR, "encode_phrases: a short buffer is RESULT_OSERR");
+	/* A long name: encoded words on lines of at most 76 characters. */
+	{
+		char in[400];
+		size_t o = 0, line = 0, longest = 0;
+
+		in[o++] = ' ';
+		for (int k = 0; k < 60; k++) {
+			memcpy(in + o, "\xc3\xa9", 2);
+			o += 2;
+			in[o++] = k % 7 ? 'x' : ' ';
+		}
+		memcpy(in + o, "<e@x.example>", 14);
+		tap_ok(rfc5322_encode_phrases(in, strlen(in), 3, buf, sizeof buf, &len, &r),
+		       "encode_phrases: a long name");
+		/* every line but the last, which ends with the address */
+		for (size_t k = 0; k < len; k++) {
+			line = buf[k] == '\n' ? 0 : line + 1;
+			if (buf[k] == '\r')
+				longest = line > longest ? line : longest;
+		}
+		tap_ok(longest <= 77 && strstr(buf, "\r\n =?UTF-8?B?") != NULL &&
+		       strstr(buf, "?= <e@x.example>") != NULL,
+		       "encode_phrases: a long name is folded between encoded words");
+	}
+}
+
 int main(void)
 {
 	for (size_t i = 0; i < sizeof addr_cases / sizeof addr_cases[0]; i++)
@@ -799,5 +878,6 @@ int main(void)
 	test_mailbox();
 	test_utf8_trim();
 	test_log_escape();
+	test_phrases();
 	return tap_done();
 }
