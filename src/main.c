@@ -124,11 +124,26 @@ static int send_via_service(const struct options *opts, const struct config *cfg
 	struct message_read_opts read_opts = { .ignore_dots = opts->ignore_dots, .spool_dir = spool_dir() };
 	struct result r;
 
+	/* The service does not see our environment: NAME travels as -F
+	 * (before the caller's arguments, which it cannot override). */
+	const char *name = opts->fullname == NULL ? secure_getenv("NAME") : NULL;
+	char **args = NULL;
+
 	result_clear(&r);
+	if (name != NULL && *name != '\0' && strpbrk(name, "\r\n") == NULL &&
+	    (args = calloc((size_t)argc + 3, sizeof *args)) != NULL) {
+		args[0] = argv[0];
+		args[1] = (char *)"-F";
+		args[2] = (char *)name;
+		memcpy(args + 3, argv + 1, (size_t)(argc - 1) * sizeof *args);
+		argv = args;
+		argc += 2;
+	}
 	if (message_read(STDIN_FILENO, &read_opts, &msg, &r))
 		handoff_submit(&cfg->service, argc, argv, &msg, print_warning, NULL, &r);
 	report_failure(opts, NULL, &r);
 	message_free(&msg);
+	free(args);
 	return exit_status(opts, &r);
 }
 

@@ -190,7 +190,7 @@ static void put_body(FILE *f, const struct notice_about *a, const char *block, s
 	if (gethostname(host, sizeof host) != 0)
 		snprintf(host, sizeof host, "localhost");
 	host[sizeof host - 1] = '\0';
-	put_text(f, "", "");
+	fputs("\r\n", f);     /* the empty line after the header block */
 	fprintf(f, _("This is relaymail on %s. Your message could not be delivered to these recipients:"),
 		host);
 	fputs("\r\n\r\n", f);
@@ -286,9 +286,14 @@ bool notice_build(const struct notice_about *about, const char *to, const char *
 	return true;
 }
 
+/* The envelope's strings are the notice's own (envelope_free() would pull
+ * in envelope.c and its dependencies for three free() calls). */
 void notice_free(struct notice *n)
 {
-	envelope_free(&n->env);
+	free(n->env.sender);
+	free(n->env.domain);
+	address_list_free(&n->env.recipients);
+	memset(&n->env, 0, sizeof n->env);
 	message_free(&n->msg);
 	n->msg.spool_fd = -1;
 }

@@ -82,8 +82,10 @@ static bool parse_hostport(const char *s, size_t len, struct proxy_url *out, cha
 		colon = memrchr(s, ':', len);
 		if (colon != NULL && memchr(s, ':', (size_t)(colon - s)) != NULL)
 			return snprintf(why, size, "%s", _("an IPv6 address must be in brackets: [::1]:1080")), false;
-		if (colon == NULL || colon == s || (size_t)(colon - s) >= sizeof out->host)
+		if (colon == NULL)
 			return snprintf(why, size, "%s", _("the port is required: host:port")), false;
+		if (colon == s || (size_t)(colon - s) >= sizeof out->host)
+			return snprintf(why, size, "%s", _("the host name is empty or too long")), false;
 		memcpy(out->host, s, (size_t)(colon - s));
 		out->host[colon - s] = '\0';
 		if (strspn(out->host, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-_") !=
@@ -127,8 +129,9 @@ bool proxy_parse(const char *url, struct proxy_url *out, char *why, size_t size)
 			return snprintf(why, size, "%s",
 					_("the password does not belong in the URL: set proxy_password_file or proxy_password_command")),
 			       false;
-		if (!decode_user(rest, (size_t)(at - rest), out->user, sizeof out->user))
-			return snprintf(why, size, "%s", _("the user name is empty, too long or badly %-encoded")), false;
+		if (!decode_user(rest, (size_t)(at - rest), out->user, sizeof out->user) ||
+		    strchr(out->user, ':') != NULL)
+			return snprintf(why, size, "%s", _("the user name is empty, too long, badly percent-encoded or holds a colon")), false;
 		len -= (size_t)(at + 1 - rest);
 		rest = at + 1;
 	}

@@ -10,7 +10,7 @@ PACKAGES="gcc make pkg-config autoconf automake autopoint gettext
   gnutls-bin python3-aiosmtpd ca-certificates
   dbus-daemon dbus-bin gnome-keyring libsecret-tools python3-dbus
   php-cli git git-email libmailtools-perl mailutils
-  clang libclang-rt-14-dev locales systemd $*"
+  clang libclang-rt-14-dev locales systemd dpkg-dev debhelper lintian $*"
 
 # shellcheck disable=SC2086
 if dpkg-query -W -f='${Status}\n' $PACKAGES 2>/dev/null | grep -qv '^install ok installed$' ||

@@ -115,7 +115,7 @@ ok $? "the checkout is untouched (no debian/relaymail, debian/files)"
 t0=$(date +%s)
 lintian --allow-root -I --pedantic --fail-on none "$CHANGES" >"$B/lintian.txt" 2>&1
 diag "lintian: $(since "$t0") s"
-is "$(grep -c '^E: ' "$B/lintian.txt")" 0 "lintian: no errors" 
+is "$(grep -c '^E: ' "$B/lintian.txt")" 0 "lintian: no errors"
 is "$(grep -E '^[WIP]: ' "$B/lintian.txt")" "" "lintian: no warning, info or pedantic tag without an override"
 grep -q '^[EWIP]: ' "$B/lintian.txt" && diag "$(cat "$B/lintian.txt")"
 
@@ -225,7 +225,7 @@ Q_USER=$(unit_value relaymail-queue.service User)
 Q_EXEC=$(unit_value relaymail-queue.service ExecStart)
 read -r -a q_argv <<<"$Q_EXEC"
 as_user "$Q_USER" /var/spool/relaymail "${q_argv[@]}"
-is "$RC" 0 "relaymail-queue.service ($Q_EXEC as $Q_USER) with the commented file: exit 0" 
+is "$RC" 0 "relaymail-queue.service ($Q_EXEC as $Q_USER) with the commented file: exit 0"
 
 # ---- the installed service, started as its units say ----------------------------
 S_USER=$(unit_value relaymail-submit.service User)
@@ -324,10 +324,12 @@ diag "remove + purge: $(since "$t0") s"
 is "$(pkg_state)" "" "dpkg no longer knows relaymail"
 [ ! -e "$CONF" ]; ok $? "$CONF is gone"
 [ ! -e /var/spool/relaymail ]; ok $? "/var/spool/relaymail (queue, failed store, token files) is gone"
+[ ! -e "$(dirname "$LISTEN")" ]; ok $? "$(dirname "$LISTEN") (the socket's directory) is gone"
 is "$(ls /etc/systemd/system/*.wants/relaymail-* 2>/dev/null)" "" "no enable links left in /etc/systemd/system"
-is "$(ls /var/lib/systemd/deb-systemd-helper-enabled 2>/dev/null | grep -c relaymail)" 0 "no deb-systemd-helper state left"
+is "$(find /var/lib/systemd/deb-systemd-helper-enabled /var/lib/systemd/deb-systemd-helper-masked \
+	-name '*relaymail*' 2>/dev/null)" "" "no deb-systemd-helper state left"
 id relaymail >/dev/null 2>&1; ok $? "the system user relaymail is kept (Debian keeps system users)"
-left_pkgs=$(comm -3 <(printf '%s\n' "$pkgs_before") <(packages) | grep -vxF "$(printf '%s\n' $new_pkgs)")
+left_pkgs=$(comm -3 <(printf '%s\n' "$pkgs_before") <(packages) | tr -d '\t' | grep -vxF "$(printf '%s\n' $new_pkgs)")
 is "$left_pkgs" "" "the installed packages are as before (except dependencies apt added)"
 stray=$(diff <(printf '%s\n' "$files_before") <(file_list) | grep '^[<>]')
 if [ -n "$new_pkgs" ]; then

@@ -168,9 +168,13 @@ fi
 # /etc as an overlay whose upper layer is private: /etc/mailname can be
 # written and removed here without touching the host's /etc.
 mkdir -p "$T/ov"
+# Without overlayfs: a private copy of /etc bind-mounted on it.
 mount -t tmpfs tmpfs "$T/ov" && mkdir -p "$T/ov/up" "$T/ov/work" &&
-	mount -t overlay overlay -o "lowerdir=/etc,upperdir=$T/ov/up,workdir=$T/ov/work" /etc ||
-	{ echo "Bail out! cannot mount a private overlay on /etc"; exit 1; }
+	{ mount -t overlay overlay -o "lowerdir=/etc,upperdir=$T/ov/up,workdir=$T/ov/work" /etc 2>/dev/null ||
+	  { cp -a /etc "$T/ov/etc" && mount --bind "$T/ov/etc" /etc; }; } ||
+	{ echo "Bail out! cannot give this test a private /etc"; exit 1; }
+# Unmounted before lib.sh's cleanup, which removes $T.
+trap 'umount -l /etc 2>/dev/null; umount -l "$T/ov" 2>/dev/null; cleanup' EXIT
 rm -f /etc/mailname
 hostname web1
 write_config "$T/nodomain" domain=

@@ -62,7 +62,7 @@ as_user() {  # USER HOME ARGS...: relaymail as USER; sets RC, ERR
 	local user=$1 home=$2; shift 2
 	RC=0
 	ERR=$(setpriv --reuid="$user" --regid="$user" --init-groups env -i PATH=/usr/bin:/bin \
-		HOME="$home" TMPDIR=/tmp LSAN_OPTIONS="${LSAN_OPTIONS:-}" \
+		HOME="$home" TMPDIR=/tmp LSAN_OPTIONS="${LSAN_OPTIONS:-}" ${AS_USER_ENV:-} \
 		timeout 60 "$RELAYMAIL" "$@" <"${INPUT:-$T/m}" 2>&1 >"$T/as_user.out") || RC=$?
 	OUT=$(<"$T/as_user.out")
 }
@@ -192,6 +192,13 @@ is "$(msg_count)" "$n0" "nothing of the hostile clients' messages was sent"
 is "$(ls "$S/queue" | wc -l)" "$q0" "... nor queued"
 out=$(hostile 's.sendall(b"ARG --config=/etc/shadow\r\nARG bob@example.org\r\nDATA 12\r\nSubject: x\r\n\r\n")')
 like "$out" "USAGE" "a client cannot make the service read a file (--config)"
+
+# NAME gives the display name of the From: the service adds (the service
+# does not see the client's environment: the client passes it as -F).
+printf 'Subject: no From\nTo: bob@example.org\n\nbody\n' > "$T/nofrom"; chmod 644 "$T/nofrom"
+INPUT=$T/nofrom AS_USER_ENV="NAME=Web_Shop" as_user www-data "$W" -t -i
+is "$RC" 0 "www-data with NAME and no From: sent"
+like "$(grep -i "^From:" "$(last_eml)")" "Web_Shop\"? <" "the added From: carries NAME as display name"
 
 # ---- socket activation (Accept=no) --------------------------------------------------------
 stop_service
