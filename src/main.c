@@ -156,6 +156,29 @@ static void print_notice(void *arg, bool is_error, const char *text)
 		log_warn("%s", text);
 }
 
+/* --account, else (account_by_sender) the account the sender chooses, else
+ * the default; then config_account_resolve(). */
+static bool resolve_account(const struct config *cfg, const struct options *opts,
+			    const struct message *msg, struct account *acct, struct result *r)
+{
+	char addr[ADDRESS_MAX + 1], why[2 * ADDRESS_MAX + 256];
+	const char *name = opts->account;
+
+	if (name == NULL && cfg->account_by_sender) {
+		if (!sender_choosing_address(cfg, opts, msg, addr, sizeof addr, r))
+			return false;
+		if (addr[0] != '\0') {
+			name = sender_choose_account(cfg, addr, why, sizeof why);
+			if (opts->verbose) {
+				char shown[sizeof why * 4];
+
+				fprintf(stderr, "relaymail: %s\n", log_escape(shown, sizeof shown, why));
+			}
+		}
+	}
+	return config_account_resolve(cfg, name, acct, r);
+}
+
 /* account_by_sender may choose by the From: header: the message is read
  * first then. */
 static bool resolve_for_send(const struct options *opts, const struct config *cfg,
@@ -164,7 +187,7 @@ static bool resolve_for_send(const struct options *opts, const struct config *cf
 {
 	if (sender_needs_message(cfg, opts) && !message_read(STDIN_FILENO, read_opts, msg, r))
 		return false;
-	return sender_resolve_account(cfg, opts, msg, acct, r);
+	return resolve_account(cfg, opts, msg, acct, r);
 }
 
 static int run_send(const struct options *opts, int argc, char **argv)

@@ -216,24 +216,3 @@ const char *sender_choose_account(const struct config *cfg, const char *addr, ch
 		 best->name, best->origin[KEY_FROM] ? best->origin[KEY_FROM] : "?");
 	return best->name;
 }
-
-bool sender_resolve_account(const struct config *cfg, const struct options *opts,
-			    const struct message *msg, struct account *acct, struct result *r)
-{
-	char addr[ADDRESS_MAX + 1], why[2 * ADDRESS_MAX + 256];
-	const char *name = opts->account;
-
-	if (name == NULL && cfg->account_by_sender) {
-		if (!sender_choosing_address(cfg, opts, msg, addr, sizeof addr, r))
-			return false;
-		if (addr[0] != '\0') {
-			name = sender_choose_account(cfg, addr, why, sizeof why);
-			if (opts->verbose) {
-				char shown[sizeof why * 4];
-
-				fprintf(stderr, "relaymail: %s\n", log_escape(shown, sizeof shown, why));
-			}
-		}
-	}
-	return config_account_resolve(cfg, name, acct, r);
-}

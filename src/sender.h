@@ -62,9 +62,4 @@ bool sender_needs_message(const struct config *cfg, const struct options *opts);
  * site2 (/etc/relaymail.conf:12)"). */
 const char *sender_choose_account(const struct config *cfg, const char *addr, char *why, size_t why_size);
 
-/* --account, else (account_by_sender) the account the sender chooses, else
- * the default; then config_account_resolve(). */
-bool sender_resolve_account(const struct config *cfg, const struct options *opts,
-			    const struct message *msg, struct account *acct, struct result *r);
-
 #endif
