@@ -651,8 +651,8 @@ static bool validate_oauth(const struct account *a, struct result *r)
 		return oauth_needs(a, a->oauth_device_endpoint, KEY_OAUTH_DEVICE_ENDPOINT, r);
 	case OAUTH_GRANT_AUTHORIZATION_CODE:
 		return oauth_needs(a, a->oauth_authorize_endpoint, KEY_OAUTH_AUTHORIZE_ENDPOINT, r);
-	case OAUTH_GRANT_CLIENT_CREDENTIALS:
-		return secrets == 1 || oauth_needs(a, NULL, KEY_OAUTH_CLIENT_SECRET, r);
+	case OAUTH_GRANT_CLIENT_CREDENTIALS:   /* without a key: the keyring */
+		return true;
 	case OAUTH_GRANT_NONE:
 		break;
 	}

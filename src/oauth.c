@@ -214,6 +214,18 @@ bool oauth_store_tokens(const struct account *acct, const struct oauth_tokens *t
 
 /* ---- token requests --------------------------------------------------- */
 
+/* A daemon's client secret where --set-password puts a password. */
+static bool client_secret_from_keyring(const struct account *acct, struct secret *out, struct result *r)
+{
+	char why[256];
+
+	if (keyring_lookup(acct, out, why, sizeof why) == KEYRING_FOUND)
+		return true;
+	return result_fail(r, RESULT_CONFIG,
+			   _("no client secret for account '%s' (%s): set oauth_client_secret_file or oauth_client_secret_command, or store it with relaymail --set-password %s"),
+			   acct->name, why, acct->name);
+}
+
 bool oauth_client_secret(const struct account *acct, struct secret *out, struct result *r)
 {
 	out->data = NULL;
@@ -226,6 +238,8 @@ bool oauth_client_secret(const struct account *acct, struct secret *out, struct 
 	if (acct->oauth_client_secret_command != NULL)
 		return credentials_from_command("oauth_client_secret_command",
 						acct->oauth_client_secret_command, out, r);
+	if (acct->oauth_grant == OAUTH_GRANT_CLIENT_CREDENTIALS)
+		return client_secret_from_keyring(acct, out, r);
 	return true;
 }
 

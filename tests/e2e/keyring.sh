@@ -88,6 +88,20 @@ rm -rf "$XDG_CACHE_HOME"
 run_rm "$T/m" --config "$T/oconf" bob@example.org
 is "$RC" 78 "no refresh token in the keyring: exit 78"
 like "$ERR" "no OAuth refresh token in the keyring: run relaymail --oauth-login test" "says to sign in"
+# A daemon's client secret (client_credentials) from the keyring, stored
+# with --set-password like a password.
+start_oauth --client-secret kr-client-secret
+start_relay --auth-mechs XOAUTH2 --oauth-dir "$OAUTH"
+write_config "$T/cconf" password_file= user=alice@example.com oauth_client_id=relaymail-test \
+	oauth_scope=https://mail.example/.default oauth_grant=client_credentials \
+	oauth_token_endpoint=https://localhost:$OPORT/token
+printf 'kr-client-secret\n' | "$RELAYMAIL" --config "$T/cconf" --set-password test 2>"$T/stderr"
+is "$?" 0 "client secret stored with --set-password"
+rm -rf "$XDG_CACHE_HOME"
+run_rm "$T/m" --config "$T/cconf" bob@example.org
+is "$RC" 0 "client_credentials with the client secret from the keyring" "$ERR"
+like "$(cat "$OAUTH/oauth.log")" "client_credentials ok client=relaymail-test secret=ok" "the keyring's client secret authenticated the client"
+secret-tool clear host localhost service smtp user alice@example.com
 stop_oauth
 start_relay
 

@@ -217,8 +217,8 @@ unlike "$OUT" "wrong-secret" "--check: the value is not there"
 
 oauth_conf "$T/conf" oauth_grant=client_credentials oauth_token_file=
 run_rm "$T/msg" --config "$T/conf" bob@example.org
-is "$RC" 78 "client_credentials without a client secret: exit 78"
-like "$ERR" "no oauth_client_secret" "names the missing key"
+is "$RC" 78 "client_credentials without a client secret anywhere: exit 78"
+like "$ERR" "no client secret for account 'test'.*--set-password test" "says where a client secret can come from"
 
 # ---- device authorization grant -----------------------------------------
 start_oauth --device-pending 2 --device-slow-down 1 --interval 1
