@@ -7,7 +7,7 @@
 
 #include "result.h"
 
-bool result_fail(struct result *r, enum result_class cls, const char *fmt, ...)
+bool result_fail_set(struct result *r, enum result_class cls, const char *fmt, ...)
 {
 	va_list ap;
 

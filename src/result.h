@@ -33,10 +33,13 @@ struct result {
 	char msg[RESULT_MSG_MAX];
 };
 
-/* Set class and message (printf-style).  Always returns false so callers can
- * write "return result_fail(r, ...);" from bool functions. */
-bool result_fail(struct result *r, enum result_class cls, const char *fmt, ...)
+/* Set class and message (printf-style).  Always false, so callers can
+ * write "return result_fail(r, ...);" from bool functions.  The macro makes
+ * the false visible where the call is, so that clang's static analyzer
+ * (tests/analyze.sh) follows "return result_fail()" as a failure path. */
+bool result_fail_set(struct result *r, enum result_class cls, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
+#define result_fail(...) ({ result_fail_set(__VA_ARGS__); false; })
 
 /* Put "prefix: " in front of the message, keeping the class (a caller adds
  * context such as the SMTP step).  Returns false like result_fail(). */
