@@ -11,9 +11,9 @@ SIGTERM/SIGINT, or when the process that started it is gone.
 """
 import argparse
 import asyncio
-import os
-import signal
 import socket
+
+from serve import serve_until_stopped
 
 
 def nodelay(writer):
@@ -89,27 +89,7 @@ async def main():
                     pass
 
     server = await asyncio.start_server(handle, "127.0.0.1", args.listen_port)
-    port = server.sockets[0].getsockname()[1]
-    loop = asyncio.get_running_loop()
-    stop = asyncio.Event()
-    loop.add_signal_handler(signal.SIGTERM, stop.set)
-    loop.add_signal_handler(signal.SIGINT, stop.set)
-    tmp = args.listen_port_file + ".tmp"
-    with open(tmp, "w") as f:
-        f.write("%d\n" % port)
-    os.rename(tmp, args.listen_port_file)
-    parent = os.getppid()
-
-    async def watch_parent():
-        while not stop.is_set():
-            await asyncio.sleep(1)
-            if os.getppid() != parent:
-                stop.set()
-
-    watchdog = asyncio.ensure_future(watch_parent())
-    await stop.wait()
-    watchdog.cancel()
-    server.close()
+    await serve_until_stopped(server, args.listen_port_file)
 
 
 if __name__ == "__main__":

@@ -23,9 +23,9 @@ import argparse
 import asyncio
 import base64
 import ipaddress
-import os
-import signal
 import socket
+
+from serve import serve_until_stopped
 
 
 def nodelay(writer):
@@ -207,27 +207,7 @@ async def main():
     args = ap.parse_args()
     proxy = Proxy(args)
     server = await asyncio.start_server(proxy.handle, args.bind, 0)
-    port = server.sockets[0].getsockname()[1]
-    loop = asyncio.get_running_loop()
-    stop = asyncio.Event()
-    loop.add_signal_handler(signal.SIGTERM, stop.set)
-    loop.add_signal_handler(signal.SIGINT, stop.set)
-    tmp = args.listen_port_file + ".tmp"
-    with open(tmp, "w") as f:
-        f.write("%d\n" % port)
-    os.rename(tmp, args.listen_port_file)
-    parent = os.getppid()
-
-    async def watch_parent():
-        while not stop.is_set():
-            await asyncio.sleep(1)
-            if os.getppid() != parent:
-                stop.set()
-
-    watchdog = asyncio.ensure_future(watch_parent())
-    await stop.wait()
-    watchdog.cancel()
-    server.close()
+    await serve_until_stopped(server, args.listen_port_file)
 
 
 if __name__ == "__main__":
