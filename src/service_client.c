@@ -28,7 +28,7 @@
 #define CLIENT_DATA_MAX ((off_t)1 << 30)
 #define CHUNK 65536
 #define LINGER_S 10
-#define LINGER_IDLE_MS 1000
+#define LINGER_IDLE_MS 3000
 #define LINGER_MAX ((size_t)256 << 20)
 
 struct request {
