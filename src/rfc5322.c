@@ -719,6 +719,13 @@ bool rfc5322_encode_phrases(const char *text, size_t len, size_t column, char *b
 		i = encode_step(text, len, i, mark, &angle, &o, plain, r);
 		ok = i != 0;
 	}
+	/* 8-bit bytes the steps copy as they are (inside a domain literal or
+	 * another construct no encoded word may replace) cannot be sent
+	 * without SMTPUTF8 either. */
+	for (size_t k = 0; ok && k < o.len; k++) {
+		if ((unsigned char)buf[k] & 0x80)
+			ok = result_fail(r, RESULT_DATAERR, _("8-bit text in an address list where no encoded word may stand"));
+	}
 	free(mark);
 	free(plain);
 	*outlen = o.len;
