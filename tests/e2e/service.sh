@@ -43,6 +43,9 @@ mount --bind "$T/etc" "$SYSCONFDIR" || { echo "Bail out! cannot bind-mount $SYSC
 SVC_PID=
 start_service() {  # own listener, as relaymail
 	stop_service
+	# A socket file left by an earlier listener (socket activation) would
+	# look ready before this service has bound it.
+	rm -f "$S/run/submit"
 	setpriv --reuid=relaymail --regid=relaymail --clear-groups env -i PATH=/usr/bin:/bin \
 		LSAN_OPTIONS="${LSAN_OPTIONS:-}" "$RELAYMAIL" --serve 2>>"$T/service.err" &
 	SVC_PID=$!
@@ -237,7 +240,7 @@ start_relay --auth-mechs XOAUTH2,OAUTHBEARER --oauth-dir "$OAUTH"
 mkdir -p "$S/oauth"; chown relaymail: "$S/oauth"; chmod 700 "$S/oauth"
 system_file
 sed -i -e "s|^password_file = .*|oauth_client_id = relaymail-test\noauth_scope = https://mail.example/smtp offline_access\noauth_token_endpoint = https://localhost:$OPORT/token\noauth_device_endpoint = https://localhost:$OPORT/devicecode\noauth_token_file = $S/oauth/token|" \
-	-e "s|^user = alice|user = alice@example.com|" "$T/etc/relaymail.conf"
+	-e "s|^user = alice|user = alice@example.com|" -e "s|^timeout = 5|timeout = 30|" "$T/etc/relaymail.conf"
 run_rm /dev/null --oauth-login sys
 is "$RC" 0 "root's --oauth-login for the system account: exit 0" "$ERR"
 is "$(stat -c '%U %a' "$S/oauth/token" 2>/dev/null)" "relaymail 600" "the refresh token file belongs to the service user, mode 0600"
@@ -246,7 +249,8 @@ octl expire-access
 start_service
 n0=$(msg_count)
 as_user www-data "$W" -t -i
-is "$RC" 0 "OAuth system account: www-data sends through the service" "$ERR"
+[ "$RC" = 0 ]; ok $? "OAuth system account: www-data sends through the service" \
+	"exit $RC: $ERR; service: $(tail -5 "$T/service.err" 2>/dev/null)"
 is "$(msg_count)" "$((n0 + 1))" "the message reached the relay"
 like "$(commands)" "AUTH-RESULT OAUTHBEARER ok user=alice@example.com" "the service authenticated with a renewed token"
 isnt "$(cat "$S/oauth/token")" "$first" "the service wrote the rotated refresh token back"
