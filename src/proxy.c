@@ -425,13 +425,21 @@ static bool http_request(struct hop *h, const char *host, unsigned port, const s
 				explicit_bzero(b64.data, b64.size), gnutls_free(b64.data);
 			return result_fail(r, RESULT_CONFIG, _("%s: the proxy password is too long"), h->label);
 		}
-		n += snprintf(req + n, sizeof req - (size_t)n, "Proxy-Authorization: Basic %.*s\r\n",
-			      (int)b64.size, (const char *)b64.data);
+		if (n >= 0 && (size_t)n < sizeof req)
+			n += snprintf(req + n, sizeof req - (size_t)n, "Proxy-Authorization: Basic %.*s\r\n",
+				      (int)b64.size, (const char *)b64.data);
 		explicit_bzero(pair, sizeof pair);
 		explicit_bzero(b64.data, b64.size);
 		gnutls_free(b64.data);
 	}
-	n += snprintf(req + n, sizeof req - (size_t)n, "\r\n");
+	if (n >= 0 && (size_t)n < sizeof req)
+		n += snprintf(req + n, sizeof req - (size_t)n, "\r\n");
+	/* A cut request would send a different one: refuse it instead. */
+	if (n < 0 || (size_t)n >= sizeof req) {
+		explicit_bzero(req, sizeof req);
+		result_fail(r, RESULT_CONFIG, _("%s: the proxy request is too long"), h->label);
+		return false;
+	}
 	ok = send_all(h, req, (size_t)n, r);
 	explicit_bzero(req, sizeof req);
 	return ok;
