@@ -190,8 +190,9 @@ missing() {
 	tail -5 "$T/service.err"
 }
 # (find, not a glob tested on its first name: the flush removes entries
-# while we look, and the first name gone is not an empty queue)
-queue_entries() { find "$S/queue" -maxdepth 1 -name '*.env' 2>/dev/null | wc -l; }
+# while we look, and the first name gone is not an empty queue; and not
+# the .tmp-*.env a kill leaves half-written: no entry, as for the queue)
+queue_entries() { find "$S/queue" -maxdepth 1 -name '*.env' ! -name '.*' 2>/dev/null | wc -l; }
 wait_queue_empty() {  # up to 60 s (40 entries one by one on a loaded CI machine)
 	for _ in $(seq 600); do [ "$(queue_entries)" -eq 0 ] && return 0; sleep 0.1; done
 	return 1
