@@ -9,19 +9,26 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 build=$(cd "${1:?usage: tests/analyze.sh BUILD-DIR}" && pwd)
 supp=$top/tests/analyzer.supp
 out=$(mktemp)
-trap 'rm -f "$out"' EXIT
 
 if ! command -v clang >/dev/null 2>&1; then
 	echo "analyze: clang is not installed" >&2
 	exit 1
 fi
-# shellcheck disable=SC2046
-for f in "$top"/src/*.c; do
-	clang --analyze -Xanalyzer -analyzer-output=text -o /dev/null \
-		-I"$build" -I"$top/src" $(pkg-config --cflags gnutls inih libsecret-1) \
-		-DLOCALEDIR='""' -DSYSCONFDIR='""' "$f" 2>&1 |
-		grep -E '^[^ ]+:[0-9]+:[0-9]+: warning: ' >>"$out"
-done
+# One clang per source file, as many at once as there are cores; a file that
+# does not compile is a failure of its own (its errors are no "warning:").
+work=$(mktemp -d)
+trap 'rm -f "$out"; rm -rf "$work"' EXIT
+ANALYZE_CFLAGS="-I$build -I$top/src $(pkg-config --cflags gnutls inih libsecret-1)"
+export ANALYZE_CFLAGS work
+# shellcheck disable=SC2016
+printf '%s\n' "$top"/src/*.c | xargs -P "$(nproc 2>/dev/null || echo 2)" -I{} sh -c '
+	f=$1; base=${f##*/}
+	# shellcheck disable=SC2086
+	clang --analyze -Xanalyzer -analyzer-output=text -o /dev/null $ANALYZE_CFLAGS \
+		-DLOCALEDIR="\"\"" -DSYSCONFDIR="\"\"" "$f" >"$work/$base.out" 2>&1 ||
+		echo "$f: clang could not analyze it" >"$work/$base.failed"' sh {}
+cat "$work"/*.out | grep -E '^[^ ]+:[0-9]+:[0-9]+: warning: ' >>"$out"
+failed_files=$(cat "$work"/*.failed 2>/dev/null)
 
 found=0 explained=0
 while IFS= read -r line; do
@@ -50,5 +57,9 @@ while IFS= read -r line; do
 		echo "analyze:     $(printf '%s' "$code" | sed 's/^[[:space:]]*//')"
 	fi
 done <"$out"
+if [ -n "$failed_files" ]; then
+	printf 'analyze: %s\n' "$failed_files"
+	found=$((found + $(printf '%s\n' "$failed_files" | wc -l)))
+fi
 echo "analyze: $found unexplained finding(s), $explained explained in tests/analyzer.supp"
 [ "$found" -eq 0 ]
