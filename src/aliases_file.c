@@ -82,18 +82,6 @@ static bool valid_name(const char *name)
 	return true;
 }
 
-static char *trim(char *s)
-{
-	size_t len;
-
-	while (*s == ' ' || *s == '\t')
-		s++;
-	len = strlen(s);
-	while (len > 0 && (s[len - 1] == ' ' || s[len - 1] == '\t'))
-		s[--len] = '\0';
-	return s;
-}
-
 /* What relaymail cannot do with an item, or NULL for an address or name. */
 static const char *ignored_kind(const char *item)
 {
@@ -154,7 +142,7 @@ static void split_items(struct parser *p, int line, const char *name, char *valu
 
 		next = *end == ',' ? end + 1 : NULL;
 		*end = '\0';
-		item = trim(item);
+		item = rfc5322_trim_wsp(item);
 		if (*item == '\0')
 			continue;
 		kind = ignored_kind(item);
@@ -223,8 +211,8 @@ static bool parse_entry(struct parser *p, char *text, int line)
 		return true;
 	}
 	*colon = '\0';
-	name = trim(text);
-	value = trim(colon + 1);
+	name = rfc5322_trim_wsp(text);
+	value = rfc5322_trim_wsp(colon + 1);
 	if (name[0] == '"' && strlen(name) > 1 && name[strlen(name) - 1] == '"') {
 		name[strlen(name) - 1] = '\0';
 		name++;

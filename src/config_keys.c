@@ -15,7 +15,7 @@
 
 #include "config_internal.h"
 #include "i18n.h"
-#include "proxy.h"
+#include "proxy_url.h"
 
 bool config_fail_at(struct parse_ctx *ctx, const char *fmt, ...)
 {

@@ -391,11 +391,11 @@ static int run_server(const struct options *opts)
 	result_clear(&r);
 	config_init(&cfg);
 	if (load_config(opts, &cfg, &r) && use_service(opts, &cfg))
-		server_run(opts, NULL, &cfg.service, STDIN_FILENO, STDOUT_FILENO, &r);
+		server_run(opts, NULL, NULL, &cfg.service, STDIN_FILENO, STDOUT_FILENO, &r);
 	else if (r.cls != RESULT_OK || !config_account_resolve(&cfg, opts->account, &acct, &r))
 		server_refuse(STDOUT_FILENO, log_printable(shown, sizeof shown, r.msg, strlen(r.msg)));
 	else
-		server_run(opts, &acct, NULL, STDIN_FILENO, STDOUT_FILENO, &r);
+		server_run(opts, &cfg, &acct, NULL, STDIN_FILENO, STDOUT_FILENO, &r);
 	report_failure(opts, acct.name ? &acct : NULL, &r);
 	config_free(&cfg);
 	return exit_status(opts, &r);

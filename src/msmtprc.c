@@ -13,6 +13,7 @@
 #include "i18n.h"
 #include "log.h"
 #include "msmtprc.h"
+#include "rfc5322.h"
 
 enum mkey {
 	MK_HOST, MK_PORT, MK_TLS, MK_STARTTLS, MK_TRUST, MK_CERTCHECK, MK_AUTH, MK_USER, MK_PASSWORD,
@@ -121,18 +122,6 @@ static struct macct *find_account(struct conv *c, const char *name)
 	return NULL;
 }
 
-static char *trim(char *s)
-{
-	size_t len;
-
-	while (*s == ' ' || *s == '\t')
-		s++;
-	len = strlen(s);
-	while (len > 0 && (s[len - 1] == ' ' || s[len - 1] == '\t'))
-		s[--len] = '\0';
-	return s;
-}
-
 static bool same_value(const struct setting *a, const struct setting *b)
 {
 	return a->value == NULL ? b->value == NULL : b->value != NULL && strcmp(a->value, b->value) == 0;
@@ -145,10 +134,10 @@ static bool inherit(struct conv *c, struct macct *a, char *list, int line)
 	char *save = NULL;
 
 	for (char *w = strtok_r(list, ",", &save); w != NULL; w = strtok_r(NULL, ",", &save)) {
-		const struct macct *from = find_account(c, trim(w));
+		const struct macct *from = find_account(c, rfc5322_trim_wsp(w));
 
 		if (from == NULL)
-			return fail(c, line, _("account '%s' is not defined before this line"), trim(w));
+			return fail(c, line, _("account '%s' is not defined before this line"), rfc5322_trim_wsp(w));
 		for (int k = 0; k < MK_COUNT; k++) {
 			const struct setting *s = from->own[k].value ? &from->own[k] : &from->dflt[k];
 
@@ -172,7 +161,7 @@ static bool start_account(struct conv *c, char *arg, int line)
 
 	if (colon != NULL)
 		*colon = '\0';
-	name = trim(arg);
+	name = rfc5322_trim_wsp(arg);
 	if (*name == '\0')
 		return fail(c, line, _("'account' needs a name"));
 	if (find_account(c, name) != NULL)
@@ -294,7 +283,7 @@ static bool parse_line(struct conv *c, char *s, int line)
 		s++;
 	if (*s)
 		*s++ = '\0';
-	arg = trim(s);
+	arg = rfc5322_trim_wsp(s);
 	if (*arg == '"') {
 		char *in = arg + 1, *out = arg;
 
@@ -305,7 +294,7 @@ static bool parse_line(struct conv *c, char *s, int line)
 		}
 		if (*in != '"')
 			return fail(c, line, _("unterminated quoted string"));
-		if (*trim(in + 1) != '\0')
+		if (*rfc5322_trim_wsp(in + 1) != '\0')
 			return fail(c, line, _("text after the closing quote"));
 		*out = '\0';
 	}
@@ -333,7 +322,7 @@ static bool parse_text(struct conv *c, const char *text, size_t len)
 		memcpy(buf, p, n);
 		buf[n] = '\0';
 		p = nl ? nl + 1 : end;
-		s = trim(buf);
+		s = rfc5322_trim_wsp(buf);
 		if (*s == '\0' || *s == '#')
 			continue;
 		if (!parse_line(c, s, line)) {

@@ -5,6 +5,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "dsn.h"
 #include "i18n.h"
 #include "log.h"
 #include "options.h"
@@ -129,27 +130,11 @@ static bool apply_body_type(struct options *opts, const char *value)
  * means no DSN request at all. */
 static bool apply_dsn_notify(struct options *opts, char *value, struct result *r)
 {
-	char copy[64], *save = NULL;
-	bool never = false, other = false;
-
 	if (strcasecmp(value, "off") == 0) {
 		opts->dsn_notify = NULL;
 		return true;
 	}
-	if (strlen(value) >= sizeof copy)
-		return result_fail(r, RESULT_USAGE, _("invalid -N value '%s'"), value);
-	strcpy(copy, value);
-	for (char *w = strtok_r(copy, ",", &save); w; w = strtok_r(NULL, ",", &save)) {
-		if (strcasecmp(w, "never") == 0)
-			never = true;
-		else if (strcasecmp(w, "success") == 0 || strcasecmp(w, "failure") == 0 ||
-			 strcasecmp(w, "delay") == 0)
-			other = true;
-		else
-			return result_fail(r, RESULT_USAGE,
-					   _("invalid -N value '%s' (never, or success,failure,delay)"), value);
-	}
-	if (never == other)
+	if (!dsn_notify_valid(value))
 		return result_fail(r, RESULT_USAGE,
 				   _("invalid -N value '%s' (never, or success,failure,delay)"), value);
 	opts->dsn_notify = value;
@@ -171,13 +156,7 @@ static bool apply_dsn_ret(struct options *opts, const char *value, struct result
 
 static bool apply_envid(struct options *opts, const char *value, struct result *r)
 {
-	size_t len = strlen(value);
-
-	for (size_t i = 0; i < len; i++) {
-		if (value[i] < 33 || value[i] > 126)
-			return result_fail(r, RESULT_USAGE, _("invalid -V envelope id"));
-	}
-	if (len == 0 || len > 100)
+	if (!dsn_envid_valid(value))
 		return result_fail(r, RESULT_USAGE, _("invalid -V envelope id"));
 	opts->dsn_envid = value;
 	return true;

@@ -29,124 +29,6 @@ struct hop {
 	bool verbose;
 };
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	c = (char)(c | 0x20);
-	return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
-}
-
-/* RFC 3986 percent-decoding of the userinfo into out (size bytes). */
-static bool decode_user(const char *s, size_t len, char *out, size_t size)
-{
-	size_t n = 0;
-
-	for (size_t i = 0; i < len; i++) {
-		int c = (unsigned char)s[i];
-
-		if (c == '%') {
-			if (i + 2 >= len)
-				return false;
-			if (hexval(s[i + 1]) < 0 || hexval(s[i + 2]) < 0)
-				return false;
-			c = hexval(s[i + 1]) * 16 + hexval(s[i + 2]);
-			i += 2;
-		}
-		if (c == '\0' || n + 1 >= size)
-			return false;
-		out[n++] = (char)c;
-	}
-	out[n] = '\0';
-	return n > 0;
-}
-
-static bool parse_hostport(const char *s, size_t len, struct proxy_url *out, char *why, size_t size)
-{
-	const char *colon, *end = s + len;
-	unsigned char addr[16];
-	unsigned long port;
-	char *stop;
-
-	if (len > 0 && s[0] == '[') {
-		const char *close = memchr(s, ']', len);
-
-		if (close == NULL || (size_t)(close - s - 1) >= sizeof out->host)
-			return snprintf(why, size, "%s", _("an IPv6 address needs its closing bracket")), false;
-		memcpy(out->host, s + 1, (size_t)(close - s - 1));
-		out->host[close - s - 1] = '\0';
-		if (inet_pton(AF_INET6, out->host, addr) != 1)
-			return snprintf(why, size, _("[%s] is not an IPv6 address"), out->host), false;
-		colon = close + 1 < end && close[1] == ':' ? close + 1 : NULL;
-	} else {
-		colon = memrchr(s, ':', len);
-		if (colon != NULL && memchr(s, ':', (size_t)(colon - s)) != NULL)
-			return snprintf(why, size, "%s", _("an IPv6 address must be in brackets: [::1]:1080")), false;
-		if (colon == NULL)
-			return snprintf(why, size, "%s", _("the port is required: host:port")), false;
-		if (colon == s || (size_t)(colon - s) >= sizeof out->host)
-			return snprintf(why, size, "%s", _("the host name is empty or too long")), false;
-		memcpy(out->host, s, (size_t)(colon - s));
-		out->host[colon - s] = '\0';
-		if (strspn(out->host, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-_") !=
-		    strlen(out->host))
-			return snprintf(why, size, _("'%s' is not a host name"), out->host), false;
-	}
-	if (colon == NULL || colon + 1 >= end)
-		return snprintf(why, size, "%s", _("the port is required: host:port")), false;
-	errno = 0;
-	port = strtoul(colon + 1, &stop, 10);
-	if (colon[1] < '0' || colon[1] > '9' || stop != end || port == 0 || port > 65535)
-		return snprintf(why, size, "%s", _("the port must be a number from 1 to 65535")), false;
-	out->port = (unsigned)port;
-	return true;
-}
-
-bool proxy_parse(const char *url, struct proxy_url *out, char *why, size_t size)
-{
-	const char *rest, *at, *slash;
-	size_t len;
-
-	memset(out, 0, sizeof *out);
-	if (strncasecmp(url, "socks5h://", 10) == 0) {
-		out->scheme = PROXY_SOCKS5H;
-		rest = url + 10;
-	} else if (strncasecmp(url, "http://", 7) == 0) {
-		out->scheme = PROXY_HTTP;
-		rest = url + 7;
-	} else {
-		return snprintf(why, size, "%s", _("it must start with socks5h:// or http://")), false;
-	}
-	len = strlen(rest);
-	slash = memchr(rest, '/', len);
-	if (slash != NULL && slash[1] != '\0')
-		return snprintf(why, size, "%s", _("a proxy has no path")), false;
-	if (slash != NULL)
-		len = (size_t)(slash - rest);
-	at = memrchr(rest, '@', len);
-	if (at != NULL) {
-		if (memchr(rest, ':', (size_t)(at - rest)) != NULL)
-			return snprintf(why, size, "%s",
-					_("the password does not belong in the URL: set proxy_password_file or proxy_password_command")),
-			       false;
-		if (!decode_user(rest, (size_t)(at - rest), out->user, sizeof out->user) ||
-		    strchr(out->user, ':') != NULL)
-			return snprintf(why, size, "%s", _("the user name is empty, too long, badly percent-encoded or holds a colon")), false;
-		len -= (size_t)(at + 1 - rest);
-		rest = at + 1;
-	}
-	return parse_hostport(rest, len, out, why, size);
-}
-
-const char *proxy_label(const struct proxy_url *u, char *buf, size_t size)
-{
-	if (strchr(u->host, ':') != NULL)
-		snprintf(buf, size, _("proxy [%s]:%u"), u->host, u->port);
-	else
-		snprintf(buf, size, _("proxy %s:%u"), u->host, u->port);
-	return buf;
-}
-
 /* ---- I/O within the deadline ------------------------------------------ */
 
 static long long now_ms(void)
@@ -402,46 +284,52 @@ int proxy_http_status(const char *line, size_t len)
 	return (line[9] - '0') * 100 + (line[10] - '0') * 10 + (line[11] - '0');
 }
 
+/* The base64 of "user:password" that the CONNECT request has room for. */
+#define PROXY_AUTH_MAX (4 * 520)
+
+/* "user:password" in base64 for Proxy-Authorization; the caller wipes
+ * and gnutls_free()s it. */
+static bool proxy_credentials(struct hop *h, const struct secret *s, gnutls_datum_t *b64,
+			      struct result *r)
+{
+	char pair[256 + 1 + SECRET_MAX + 1];
+	int plen = snprintf(pair, sizeof pair, "%s:%s", h->url->user, s->data);
+	gnutls_datum_t in = { (unsigned char *)pair, plen > 0 ? (unsigned)plen : 0 };
+	bool ok = plen >= 0 && (size_t)plen < sizeof pair && gnutls_base64_encode2(&in, b64) >= 0 &&
+		  b64->size <= PROXY_AUTH_MAX;
+
+	explicit_bzero(pair, sizeof pair);
+	if (!ok)
+		return result_fail(r, RESULT_CONFIG, _("%s: the proxy password is too long"), h->label);
+	return true;
+}
+
 /* The request, with Proxy-Authorization when there is a user; wiped. */
 static bool http_request(struct hop *h, const char *host, unsigned port, const struct secret *s,
 			 struct result *r)
 {
-	char req[1024 + 4 * 520], pair[256 + 1 + SECRET_MAX + 1], hostport[300];
-	gnutls_datum_t in, b64 = { NULL, 0 };
+	char req[1024 + PROXY_AUTH_MAX], hostport[300];
+	gnutls_datum_t b64 = { NULL, 0 };
+	bool auth = s->data != NULL, ok = false;
 	int n;
-	bool ok;
 
 	snprintf(hostport, sizeof hostport, strchr(host, ':') ? "[%s]:%u" : "%s:%u", host, port);
-	n = snprintf(req, sizeof req, "CONNECT %s HTTP/1.1\r\nHost: %s\r\n", hostport, hostport);
-	if (s->data != NULL) {
-		int plen = snprintf(pair, sizeof pair, "%s:%s", h->url->user, s->data);
-
-		in.data = (unsigned char *)pair;
-		in.size = (unsigned)plen;
-		if (plen < 0 || (size_t)plen >= sizeof pair || gnutls_base64_encode2(&in, &b64) < 0 ||
-		    b64.size > 4 * 520) {
-			explicit_bzero(pair, sizeof pair);
-			if (b64.data != NULL)
-				explicit_bzero(b64.data, b64.size), gnutls_free(b64.data);
-			return result_fail(r, RESULT_CONFIG, _("%s: the proxy password is too long"), h->label);
-		}
-		if (n >= 0 && (size_t)n < sizeof req)
-			n += snprintf(req + n, sizeof req - (size_t)n, "Proxy-Authorization: Basic %.*s\r\n",
-				      (int)b64.size, (const char *)b64.data);
-		explicit_bzero(pair, sizeof pair);
+	if (auth && !proxy_credentials(h, s, &b64, r))
+		goto out;
+	n = snprintf(req, sizeof req, "CONNECT %s HTTP/1.1\r\nHost: %s\r\n%s%.*s%s\r\n",
+		     hostport, hostport, auth ? "Proxy-Authorization: Basic " : "",
+		     (int)b64.size, auth ? (const char *)b64.data : "", auth ? "\r\n" : "");
+	/* A cut request would send a different one: refuse it instead. */
+	if (n < 0 || (size_t)n >= sizeof req)
+		result_fail(r, RESULT_CONFIG, _("%s: the proxy request is too long"), h->label);
+	else
+		ok = send_all(h, req, (size_t)n, r);
+	explicit_bzero(req, sizeof req);
+out:
+	if (b64.data != NULL) {
 		explicit_bzero(b64.data, b64.size);
 		gnutls_free(b64.data);
 	}
-	if (n >= 0 && (size_t)n < sizeof req)
-		n += snprintf(req + n, sizeof req - (size_t)n, "\r\n");
-	/* A cut request would send a different one: refuse it instead. */
-	if (n < 0 || (size_t)n >= sizeof req) {
-		explicit_bzero(req, sizeof req);
-		result_fail(r, RESULT_CONFIG, _("%s: the proxy request is too long"), h->label);
-		return false;
-	}
-	ok = send_all(h, req, (size_t)n, r);
-	explicit_bzero(req, sizeof req);
 	return ok;
 }
 

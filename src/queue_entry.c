@@ -23,8 +23,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
+#include "dsn.h"
 #include "i18n.h"
 #include "queue_entry.h"
 
@@ -128,9 +128,9 @@ static const struct meta_key_spec {
 	[M_BODY_8BIT] = { "body-8bit", 8, false },
 	[M_NEEDS_SMTPUTF8] = { "needs-smtputf8", 8, false },
 	[M_SMTPUTF8] = { "smtputf8", 8, false },
-	[M_DSN_NOTIFY] = { "dsn-notify", QUEUE_NOTIFY_MAX, false },
+	[M_DSN_NOTIFY] = { "dsn-notify", DSN_NOTIFY_MAX, false },
 	[M_DSN_RET] = { "dsn-ret", 8, false },
-	[M_DSN_ENVID] = { "dsn-envid", QUEUE_ENVID_MAX, false },
+	[M_DSN_ENVID] = { "dsn-envid", DSN_ENVID_MAX, false },
 	[M_CREATED] = { "created", 24, true },
 	[M_ATTEMPTS] = { "attempts", 24, true },
 	[M_NEXT] = { "next-attempt", 24, true },
@@ -212,39 +212,6 @@ static bool meta_domain(const char *d)
 	return true;
 }
 
-/* RFC 3461: NEVER, or a list of SUCCESS, FAILURE, DELAY (as -N accepts it). */
-static bool meta_notify(const char *v)
-{
-	char copy[QUEUE_NOTIFY_MAX + 1], *save = NULL;
-	bool never = false, other = false;
-
-	if (strlen(v) >= sizeof copy)
-		return false;
-	strcpy(copy, v);
-	for (char *w = strtok_r(copy, ",", &save); w; w = strtok_r(NULL, ",", &save)) {
-		if (strcasecmp(w, "never") == 0)
-			never = true;
-		else if (strcasecmp(w, "success") == 0 || strcasecmp(w, "failure") == 0 ||
-			 strcasecmp(w, "delay") == 0)
-			other = true;
-		else
-			return false;
-	}
-	return never != other;
-}
-
-/* RFC 3461 ENVID as -V accepts it: 1 to 100 printable ASCII characters. */
-static bool meta_envid(const char *v)
-{
-	if (*v == '\0')
-		return false;
-	for (; *v; v++) {
-		if (*v < 33 || *v > 126)
-			return false;
-	}
-	return true;
-}
-
 /* A login name as the service records it (or "uid-N"). */
 static bool meta_user(const char *v)
 {
@@ -270,9 +237,9 @@ static bool meta_string(struct entry *e, enum meta_key k, char *v)
 	case M_SENDER: slot = meta_sender(v) ? &e->env.sender : NULL; break;
 	case M_LAST_ERROR: slot = &e->last_error; break;
 	case M_USER: slot = meta_user(v) ? &e->user : NULL; break;
-	case M_DSN_NOTIFY: slot = meta_notify(v) ? &e->dsn[0] : NULL; break;
+	case M_DSN_NOTIFY: slot = dsn_notify_valid(v) ? &e->dsn[0] : NULL; break;
 	case M_DSN_RET: slot = strcmp(v, "FULL") == 0 || strcmp(v, "HDRS") == 0 ? &e->dsn[1] : NULL; break;
-	case M_DSN_ENVID: slot = meta_envid(v) ? &e->dsn[2] : NULL; break;
+	case M_DSN_ENVID: slot = dsn_envid_valid(v) ? &e->dsn[2] : NULL; break;
 	default: break;
 	}
 	if (slot == NULL) {

@@ -29,8 +29,6 @@
 #define QUEUE_DOMAIN_MAX 255
 #define QUEUE_MESSAGE_ID_MAX 998
 #define QUEUE_LAST_ERROR_MAX 1024
-#define QUEUE_ENVID_MAX 100
-#define QUEUE_NOTIFY_MAX 63
 #define QUEUE_USER_MAX 64                       /* the local user (system queue) */
 
 /* Room for a path or name made printable with log_escape(), for messages

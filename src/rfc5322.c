@@ -487,6 +487,18 @@ bool rfc5322_encode_words(const char *text, size_t total, size_t first_column, c
 	return true;
 }
 
+char *rfc5322_trim_wsp(char *s)
+{
+	size_t len;
+
+	while (*s == ' ' || *s == '\t')
+		s++;
+	len = strlen(s);
+	while (len > 0 && (s[len - 1] == ' ' || s[len - 1] == '\t'))
+		s[--len] = '\0';
+	return s;
+}
+
 void rfc5322_utf8_trim_partial(char *buf)
 {
 	size_t i = strlen(buf), tail = 0, need;

@@ -73,6 +73,10 @@ bool rfc5322_encode_words(const char *text, size_t len, size_t first_column, cha
 bool rfc5322_encode_phrases(const char *text, size_t len, size_t column, char *buf, size_t size,
 			    size_t *outlen, struct result *r);
 
+/* s without the WSP (space, tab) at either end: the end is cut in place,
+ * the start is skipped in the pointer returned. */
+char *rfc5322_trim_wsp(char *s);
+
 /* Drop an incomplete UTF-8 sequence at the end of buf, which a bounded
  * copy (snprintf) can leave when it cuts a name: the rest stays UTF-8. */
 void rfc5322_utf8_trim_partial(char *buf);

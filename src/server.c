@@ -15,6 +15,7 @@
 #include "i18n.h"
 #include "log.h"
 #include "message.h"
+#include "sender.h"
 #include "server.h"
 #include "submit.h"
 
@@ -22,7 +23,9 @@
 
 struct server {
 	const struct options *opts;
-	const struct account *acct;             /* NULL in system mode */
+	const struct config *cfg;               /* account_by_sender: MAIL FROM chooses */
+	const struct account *acct;             /* the default; NULL in system mode */
+	struct account by_sender;               /* the one a MAIL FROM chose (borrows from cfg) */
 	const struct service_config *service;   /* system mode: hand each message off */
 	int in_fd, out_fd;
 	char in[SERVER_INBUF];
@@ -36,9 +39,9 @@ struct server {
 	char *sender;
 	struct address_list rcpts;
 	bool body_8bit;
-	/* fetched once, for the first message that needs it */
+	/* fetched once per account, for the first message that needs it */
 	struct secret secret;
-	bool have_secret;
+	const char *secret_of;                  /* the account's name (borrowed); NULL: none */
 	struct eventlog log;
 };
 
@@ -355,12 +358,12 @@ static void hand_off(struct server *s, struct message *msg)
 /* The relay took the message for some recipients and refused others: it
  * is accepted, as Postfix's sendmail -bs would; the refused ones are named
  * on stderr, kept, and the sender gets a notice (submit_refused()). */
-static bool accept_partial(struct server *s, const struct envelope *env,
-			   const struct message *msg, const struct smtp_outcome *out,
-			   struct result *r)
+static bool accept_partial(struct server *s, const struct account *acct,
+			   const struct envelope *env, const struct message *msg,
+			   const struct smtp_outcome *out, struct result *r)
 {
 	struct submit_ctx ctx = {
-		.acct = s->acct, .secret = &s->secret, .verbose = s->opts->verbose,
+		.acct = acct, .secret = &s->secret, .verbose = s->opts->verbose,
 		.quiet = s->opts->error_mode == ERRORS_QUIET, .log = &s->log,
 	};
 
@@ -368,8 +371,40 @@ static bool accept_partial(struct server *s, const struct envelope *env,
 	return r->cls == RESULT_OK;
 }
 
+/* The default account, or with account_by_sender the one MAIL FROM
+ * chooses (as -f does for a message on stdin); NULL: r says why. */
+static const struct account *message_account(struct server *s, struct result *r)
+{
+	char why[2 * ADDRESS_MAX + 256], shown[sizeof why * 4];
+	const char *name;
+
+	if (s->cfg == NULL || !s->cfg->account_by_sender || s->opts->account != NULL ||
+	    s->sender == NULL || s->sender[0] == '\0')
+		return s->acct;
+	name = sender_choose_account(s->cfg, s->sender, why, sizeof why);
+	if (s->opts->verbose)
+		fprintf(stderr, "relaymail: %s\n", log_escape(shown, sizeof shown, why));
+	if (name == NULL || strcmp(name, s->acct->name) == 0)
+		return s->acct;
+	return config_account_resolve(s->cfg, name, &s->by_sender, r) ? &s->by_sender : NULL;
+}
+
+/* The account's secret, kept for the next message of the same account. */
+static bool account_secret(struct server *s, const struct account *acct, struct result *r)
+{
+	if (s->secret_of != NULL && strcmp(s->secret_of, acct->name) == 0)
+		return true;
+	secret_wipe(&s->secret);
+	s->secret_of = NULL;
+	if (!credentials_get(acct, &s->secret, r))
+		return false;
+	s->secret_of = acct->name;
+	return true;
+}
+
 static void relay_message(struct server *s, struct message *msg)
 {
+	const struct account *acct = NULL;
 	struct options opts = *s->opts;
 	struct envelope env = { 0 };
 	struct smtp_outcome out;
@@ -388,14 +423,15 @@ static void relay_message(struct server *s, struct message *msg)
 	}
 	/* The client hears one answer for the whole message: 250 once the
 	 * relay took it for someone (refused recipients: accept_partial()). */
-	if (envelope_build(&opts, s->acct, msg, &env, &r) &&
-	    (s->have_secret || (s->have_secret = credentials_get(s->acct, &s->secret, &r))) &&
-	    deliver(s->acct, &s->secret, &env, msg, s->opts->verbose, &s->log, &out, &r) &&
-	    accept_partial(s, &env, msg, &out, &r)) {
+	if ((acct = message_account(s, &r)) != NULL &&
+	    (eventlog_init(&s->log, acct), envelope_build(&opts, acct, msg, &env, &r)) &&
+	    account_secret(s, acct, &r) &&
+	    deliver(acct, &s->secret, &env, msg, s->opts->verbose, &s->log, &out, &r) &&
+	    accept_partial(s, acct, &env, msg, &out, &r)) {
 		reply(s, "250 2.0.0 Ok: relayed: %s", out.final_reply);
 	} else {
 		char id[256];
-		struct event e = { .kind = "failed", .env = &env, .acct = s->acct, .reply = r.msg,
+		struct event e = { .kind = "failed", .env = &env, .acct = acct ? acct : s->acct, .reply = r.msg,
 				   .size = (long long)message_wire_size(msg),
 				   .message_id = message_id(msg, id, sizeof id) };
 
@@ -497,7 +533,7 @@ static bool dispatch(struct server *s)
 	return true;
 }
 
-bool server_run(const struct options *opts, const struct account *acct,
+bool server_run(const struct options *opts, const struct config *cfg, const struct account *acct,
 		const struct service_config *service, int in_fd, int out_fd, struct result *r)
 {
 	struct server *s = calloc(1, sizeof *s);
@@ -506,6 +542,7 @@ bool server_run(const struct options *opts, const struct account *acct,
 	if (s == NULL)
 		return result_fail(r, RESULT_OSERR, _("out of memory"));
 	s->opts = opts;
+	s->cfg = cfg;
 	s->acct = acct;
 	s->service = service;
 	s->in_fd = in_fd;

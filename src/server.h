@@ -17,8 +17,10 @@
 #define SERVER_LINE_MAX 4096
 
 /* service: system mode, each message goes to relaymail --serve (acct may
- * then be NULL); NULL: relayed by this process with acct. */
-bool server_run(const struct options *opts, const struct account *acct,
+ * then be NULL); NULL: relayed by this process with acct, or, when cfg has
+ * account_by_sender and no --account was given, with the account that each
+ * MAIL FROM chooses (cfg may be NULL: acct for every message). */
+bool server_run(const struct options *opts, const struct config *cfg, const struct account *acct,
 		const struct service_config *service, int in_fd, int out_fd, struct result *r);
 
 /* Before an account is known: greet with 421 and the reason, then return. */

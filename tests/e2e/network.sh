@@ -209,6 +209,17 @@ send host=relay4.test port=$R4 proxy=http://bob@127.0.0.1:$PX_httpauth proxy_pas
 is "$RC" 77 "HTTP CONNECT, wrong proxy password: exit 77"
 like "$ERR" "relaymail: proxy 127\.0\.0\.1:$PX_httpauth: authentication failed \(user bob\): \"HTTP/1\.1 407" "... names the proxy hop"
 
+# Passwords longer than the proxy protocol carries are refused, not cut.
+LONGPW=$T/proxy-long; head -c 1600 /dev/zero | tr '\0' 'p' > "$LONGPW"; chmod 600 "$LONGPW"
+n_http=$(wc -l <"$T/httpauth.log")
+send host=relay4.test port=$R4 proxy=http://bob@127.0.0.1:$PX_httpauth proxy_password_file=$LONGPW queue=no
+is "$RC" 78 "HTTP CONNECT, a 1,600-byte proxy password: exit 78"
+like "$ERR" "proxy 127\.0\.0\.1:$PX_httpauth: the proxy password is too long" "... says so, naming the hop"
+is "$(wc -l <"$T/httpauth.log")" "$n_http" "... and no request reached the proxy"
+send host=relay4.test port=$R4 proxy=socks5h://bob@127.0.0.1:$PX_socksauth proxy_password_file=$LONGPW queue=no
+is "$RC" 78 "SOCKS5, a 1,600-byte proxy password: exit 78"
+like "$ERR" "SOCKS5 allows a user name and a password of at most 255 bytes" "... says so"
+
 # TLS is checked against the relay's name, not the proxy's: other.test
 # reaches the same relay, whose certificate does not name it.
 for p in "socks5h://127.0.0.1:$PX_socks" "http://127.0.0.1:$PX_http"; do
@@ -252,7 +263,9 @@ like "$ERR" "relaymail: proxy 127\.0\.0\.1:1: Connection refused" "... names the
 # Configuration.
 for bad in "socks5h://bob:pw@127.0.0.1:1080|password does not belong in the URL: set proxy_password_file or proxy_password_command" \
 	"socks5h://127.0.0.1|the port is required" "http://::1:3128|IPv6 address must be in brackets" \
-	"http://[::1:3128|closing bracket" "socks5h://h:99999|from 1 to 65535"; do
+	"http://[::1:3128|closing bracket" "socks5h://h:99999|from 1 to 65535" \
+	"socks5h://bob%0Aroot@127.0.0.1:1080|the user name is empty, too long, badly percent-encoded" \
+	"ftp://127.0.0.1:21|expected socks5h://\\[user@\\]host:port or http://" "http://h:3128/x|a proxy has no path"; do
 	send host=relay4.test port=$R4 "proxy=${bad%%|*}"
 	is "$RC" 78 "proxy = ${bad%%|*}: exit 78"
 	like "$ERR" "invalid proxy .*${bad#*|}" "... says why"

@@ -68,6 +68,41 @@ printf 'From: <bob@site4.example>\nSubject: t\n\nbody\n' > "$T/t5"
 run_rm "$T/t5" --config "$T/by" rcpt@example.org
 is "$(sent)" "alice sender@example.com" "without -t the From: header does not choose"
 
+# -bs (Symfony, Laravel): each MAIL FROM chooses, in one session.
+cat > "$T/bs.py" <<'PY'
+import subprocess, sys
+p = subprocess.Popen(sys.argv[2:], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+def reply():
+    while True:
+        l = p.stdout.readline().decode()
+        if not l or len(l) < 4 or l[3] == " ":
+            return l.rstrip("\r\n") or "EOF"
+def cmd(c):
+    p.stdin.write(c.encode() + b"\r\n"); p.stdin.flush()
+    return reply()
+reply(); cmd("EHLO app.example")
+for sender in sys.argv[1].split(","):
+    cmd("MAIL FROM:<%s>" % sender); cmd("RCPT TO:<rcpt@example.org>"); cmd("DATA")
+    p.stdin.write(b"Subject: bs\r\n\r\nbody\r\n.\r\n"); p.stdin.flush()
+    print(reply()[:3])
+cmd("QUIT")
+print("exit", p.wait())
+PY
+n0=$(msg_count)
+"$PYTHON3" "$T/bs.py" bob@site1.example,nobody@elsewhere.example,alice@site2.example,www@site1.example,,special@site1.example \
+	"$RELAYMAIL" --config "$T/by" -bs -v > "$T/bs.out" 2>"$T/bs.err"
+is "$(tr '\n' ' ' < "$T/bs.out")" "250 250 250 250 250 250 exit 0 " "-bs, account_by_sender: six messages in one session, each 250, exit 0"
+bs_users=
+for f in $(ls "$RELAY"/messages/*.json | tail -n +$((n0 + 1))); do
+	facts "$f"; bs_users="$bs_users $J_auth_user:${J_mail_from:-<>}"
+done
+is "$bs_users" " site1:bob@site1.example alice:nobody@elsewhere.example site2:alice@site2.example site1:www@site1.example alice:<> site3:special@site1.example" \
+	"... each MAIL FROM chose its account (the null sender and no match: the default)"
+like "$(cat "$T/bs.err")" "bob@site1.example matches \*@site1.example in the from of account 'site1'" "... -v says why"
+unlike "$(cat "$T/bs.err")" "s3cret" "... and shows no password"
+"$PYTHON3" "$T/bs.py" bob@site1.example "$RELAYMAIL" --config "$T/by" --account test -bs > "$T/bs.out" 2>&1
+facts; is "$J_auth_user" alice "-bs with --account: --account wins over MAIL FROM"
+
 accounts "$T/off"
 run_rm "$T/m" --config "$T/off" -f bob@site1.example rcpt@example.org
 is "$(sent)" "alice bob@site1.example" "account_by_sender off (the default): -f does not choose"

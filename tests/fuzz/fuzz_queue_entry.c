@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dsn.h"
 #include "queue_entry.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -23,7 +24,7 @@ static void check_entry(const struct entry *e)
 		if (!rfc5322_address_is_safe(e->env.recipients.items[i]))
 			__builtin_trap();
 	}
-	if (e->env.dsn_envid && strlen(e->env.dsn_envid) > QUEUE_ENVID_MAX)
+	if (e->env.dsn_envid && strlen(e->env.dsn_envid) > DSN_ENVID_MAX)
 		__builtin_trap();
 	if (e->last_error && strlen(e->last_error) > QUEUE_LAST_ERROR_MAX)
 		__builtin_trap();
