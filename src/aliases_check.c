@@ -346,7 +346,9 @@ bool aliases_file_newaliases(const struct config *cfg, const char *account, stru
 		log_warn(_("no account sets aliases_file, so relaymail does not read /etc/aliases "
 			   "(set aliases_file = /etc/aliases to use it; see relaymail.conf(5))"));
 	if (errors > 0)
-		return result_fail(r, RESULT_CONFIG, _("%u problems found in the aliases file (see above)"),
+		return result_fail(r, RESULT_CONFIG,
+				   ngettext("%u problem found in the aliases file (see above)",
+					    "%u problems found in the aliases file (see above)", errors),
 				   errors);
 	return true;
 }

@@ -510,7 +510,9 @@ bool aliases_file_lookup(struct aliases_file *af, const char *name, const char *
 		if (!aliases_file_read(af, note_first_error, &fe, NULL, r))
 			return false;
 		if (fe.errors > 0)
-			log_warn(_("%s:%d: %s; %u entries with errors are skipped (newaliases lists them)"),
+			log_warn(ngettext("%s:%d: %s; %u entry with errors is skipped (newaliases lists it)",
+					  "%s:%d: %s; %u entries with errors are skipped (newaliases lists them)",
+					  fe.errors),
 				 af->path, fe.line, fe.text, fe.errors);
 	}
 	e = (struct aliases_entry *)aliases_find(af, name);      /* ours: it notes the warning */

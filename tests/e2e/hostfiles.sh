@@ -108,6 +108,14 @@ is "$RC" 0 "broken entries: the good ones still work"
 is "$(rcpts)" "admin@example.org" "broken entries: the right recipient"
 like "$ERR" "broken:1: expected 'name: value'; 2 entries with errors are skipped \\(newaliases lists them\\)" \
 	"broken entries: one warning naming the first, file:line"
+printf 'root: admin@example.org\nno colon\n' > "$T/broken1"; chmod 644 "$T/broken1"
+write_config "$T/conf" aliases_file="$T/broken1"
+send root
+like "$ERR" "broken1:2: expected 'name: value'; 1 entry with errors is skipped \\(newaliases lists it\\)" \
+	"one broken entry: the warning in the singular"
+send -bi
+like "$ERR" "1 problem found in the aliases file" "newaliases: one problem, in the singular"
+write_config "$T/conf" aliases_file="$T/broken"
 send loopa
 is "$RC" 78 "an alias loop: exit 78"
 like "$ERR" "alias 'loopa' loops" "an alias loop: says so"
