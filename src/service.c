@@ -249,7 +249,7 @@ static bool prepare(struct service *svc, const struct config *cfg, bool verbose,
 	pthread_mutex_init(&svc->lock, NULL);
 	pthread_mutex_init(&svc->parse_lock, NULL);
 	pthread_cond_init(&svc->changed, NULL);
-	return true;
+	return service_accounts_init(svc, r);
 }
 
 void service_queue_dirs(const struct account *acct, char *queue_dir, char *failed_dir, size_t size)
@@ -264,11 +264,12 @@ bool service_run(const struct config *cfg, bool verbose, struct result *r)
 	struct service svc;
 	sigset_t stop;
 	int listen_fd, signal_fd = -1;
-	bool activated, ok = false;
+	bool activated, prepared, ok = false;
 
 	if (!cfg->service.present)
 		return result_fail(r, RESULT_CONFIG, _("the system file has no [service] section"));
-	if (!prepare(&svc, cfg, verbose, r))
+	prepared = prepare(&svc, cfg, verbose, r);
+	if (!prepared)
 		goto out;
 	listen_fd = activated_socket();
 	activated = listen_fd >= 0;
@@ -294,6 +295,8 @@ bool service_run(const struct config *cfg, bool verbose, struct result *r)
 out:
 	if (signal_fd >= 0)
 		close(signal_fd);
+	if (prepared)
+		service_accounts_free(&svc);
 	pool_free(svc.pool);
 	secret_wipe(&svc.secret);
 	return ok;

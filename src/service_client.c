@@ -207,10 +207,10 @@ static void submission(struct request *q, off_t size)
 	struct smtp_outcome outcome;
 	struct eventlog log;
 	struct submit_report report = { 0 };
+	struct served by;
 	struct result r;
 	struct submit_ctx ctx = {
-		.cfg = q->svc->cfg, .acct = &q->svc->acct, .secret = &q->svc->secret,
-		.pool = q->svc->pool, .queue_dir = q->svc->queue_dir, .failed_dir = q->svc->failed_dir,
+		.cfg = q->svc->cfg, .queue_dir = q->svc->queue_dir, .failed_dir = q->svc->failed_dir,
 		.log = &log, .notify = collect_note, .notify_arg = q, .local_user = q->user,
 		.report = &report,
 	};
@@ -218,16 +218,20 @@ static void submission(struct request *q, off_t size)
 	result_clear(&r);
 	memset(&outcome, 0, sizeof outcome);
 	eventlog_init(&log, &q->svc->acct);
-	eventlog_set_user(&log, q->user);
 	if (!read_content(q, size, &msg, &r)) {
 		/* Nothing of a message that did not arrive whole is kept. */
 		message_free(&msg);
 		send_final(q, &r);
 		return;
 	}
-	if (parse_arguments(q, &opts, &r)) {
+	if (parse_arguments(q, &opts, &r) && service_account_for(q->svc, &opts, &msg, &by, &r)) {
+		ctx.acct = by.acct;
+		ctx.secret = by.secret;
+		ctx.pool = by.pool;
 		ctx.quiet = opts.error_mode == ERRORS_QUIET;
-		if (envelope_build(&opts, &q->svc->acct, &msg, &env, &r))
+		eventlog_init(&log, by.acct);
+		eventlog_set_user(&log, q->user);
+		if (envelope_build(&opts, by.acct, &msg, &env, &r))
 			submit_message(&ctx, &env, &msg, &outcome, &r);
 		else if (env.sender != NULL && msg.spool_fd >= 0)
 			submit_keep(&ctx, &env, &msg, &r);

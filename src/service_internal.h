@@ -12,7 +12,17 @@
 
 #include "config.h"
 #include "credentials.h"
+#include "message.h"
+#include "options.h"
 #include "pool.h"
+
+/* account_by_sender: another account of the system file, loaded when a
+ * sender first chooses it (service_accounts.c). */
+struct served_account {
+	bool ready;                     /* acct and secret are set (then read-only) */
+	struct account acct;
+	struct secret secret;
+};
 
 struct service {
 	const struct config *cfg;
@@ -33,12 +43,35 @@ struct service {
 	bool flush_force;               /* ... every entry, not only the due ones */
 	time_t last_forced;             /* when a forced run was last asked for */
 	pthread_mutex_t parse_lock;     /* getopt has global state */
+	pthread_mutex_t accounts_lock;  /* loading a slot of others */
+	struct served_account *others;  /* one slot per account of cfg; NULL unless account_by_sender */
+};
+
+/* What serves one message: an account, its secret, and its warm
+ * sessions (NULL: a connection of its own). */
+struct served {
+	const struct account *acct;
+	const struct secret *secret;
+	struct pool *pool;
 };
 
 struct service_client {
 	struct service *svc;
 	int fd;
 };
+
+/* The accounts a sender may choose: none unless the system file sets
+ * account_by_sender. */
+bool service_accounts_init(struct service *svc, struct result *r);
+void service_accounts_free(struct service *svc);
+
+/* The [service] account, or with account_by_sender the account the
+ * message's envelope sender chooses (-f as the service allows it, or
+ * From: with -t or envelope_from = header); its secret is read when the
+ * account is first chosen.  False: r says why (the secret could not be
+ * read: the message is not taken). */
+bool service_account_for(struct service *svc, const struct options *opts, const struct message *msg,
+			 struct served *out, struct result *r);
 
 /* Thread body for one client; frees arg and closes its descriptor. */
 void *service_client_main(void *arg);

@@ -176,8 +176,8 @@ f = s.makefile("rb")
 f.readline()
 try:
     $1
-except (BrokenPipeError, ConnectionResetError):
-    pass    # the service answered and closed before taking it all
+except (BrokenPipeError, ConnectionResetError, TimeoutError):
+    pass    # the service answered and closed (or stopped reading) before taking it all
 try:
     print(b"".join(f.readlines()).decode("latin-1"))
 except Exception as e:
@@ -230,6 +230,55 @@ fi
 
 stop_service
 if [ -n "${ACT_PID:-}" ]; then kill "$ACT_PID" 2>/dev/null; wait "$ACT_PID" 2>/dev/null; ACT_PID=; fi
+
+# ---- account_by_sender: one identity per site through the service ----------------------
+# The sender chooses among the accounts of the system file, as sendmail
+# does without the service: From: with -t for everyone, -f for those that
+# allow_from_override lists (root by default).
+start_relay --users alice:$PW,site1:site1-Secret
+printf 'site1-Secret\n' > "$S/pw1"; chown relaymail: "$S/pw1"; chmod 600 "$S/pw1"
+system_file
+sed -i "s|^default_account = sys|default_account = sys\naccount_by_sender = yes|" "$T/etc/relaymail.conf"
+{
+	printf '\n[account site1]\nhost = localhost\nport = %s\ntls_ca_file = %s\n' "$STARTTLS_PORT" "$CERTS/ca.pem"
+	printf 'user = site1\npassword_file = %s\nfrom = *@site1.example\ntimeout = 5\n' "$S/pw1"
+} >> "$T/etc/relaymail.conf"
+start_service
+site_msg() { printf 'From: %s\nTo: bob@example.org\nSubject: %s\n\nbody\n' "$1" "$2" > "$T/site"; chmod 644 "$T/site"; }
+site_msg 'Shop <shop@site1.example>' site-1
+INPUT=$T/site as_user www-data "$W" -t -i
+is "$RC/$ERR" "0/" "account_by_sender through the service: www-data's From: shop@site1.example (-t): exit 0"
+facts; is "$J_auth_user $J_mail_from" "site1 shop@site1.example" "... sent with account site1, MAIL FROM the From: address"
+site_msg 'Other <x@elsewhere.example>' site-2
+INPUT=$T/site as_user www-data "$W" -t -i
+facts; is "$J_auth_user $J_mail_from" "alice sender@example.com" "a From: no account claims: the [service] account"
+INPUT=$T/m as_user www-data "$W" -i -f www@site1.example bob@example.org
+facts; is "$J_auth_user" alice "www-data's -f (ignored: allow_from_override) chooses nothing"
+like "$ERR" "-f is ignored" "... and www-data is told -f is ignored"
+INPUT=$T/m as_user root /root -i -f www@site1.example bob@example.org
+facts; is "$J_auth_user $J_mail_from" "site1 www@site1.example" "root's -f www@site1.example chooses site1"
+# Queued for site1 while the relay is down, delivered with site1 by the flush.
+faults '[{"step": "greeting", "reply": "421 4.3.2 down"}]'
+n0=$(msg_count)
+site_msg 'Shop <shop@site1.example>' site-3
+INPUT=$T/site as_user www-data "$W" -t -i
+is "$RC" 0 "relay down: the site1 message is queued (exit 0)"
+grep -l '^account site1$' "$S/queue"/*.env >/dev/null 2>&1; ok $? "... its queue entry names account site1"
+faults ''
+INPUT=/dev/null as_user root /root --flush-all
+is "$RC/$ERR" "0/" "relay back: --flush-all"
+is "$(msg_count)" "$((n0 + 1))" "... the queued site1 message reached the relay"
+facts; is "$J_auth_user" site1 "... sent with account site1"
+# A chosen account whose secret cannot be read: the message is refused, not lost.
+stop_service; start_service
+chmod 644 "$S/pw1"
+site_msg 'Shop <shop@site1.example>' site-4
+INPUT=$T/site as_user www-data "$W" -t -i
+isnt "$RC" 0 "site1's password file unusable: www-data's message is refused (exit $RC)"
+like "$ERR" "pw1" "... naming the password file"
+unlike "$ERR" "site1-Secret" "... and showing no password"
+chmod 600 "$S/pw1"
+stop_service
 
 # ---- OAuth for the system account: root signs in, the service renews -------------------
 # Root's --oauth-login writes the refresh token for the owner of its
