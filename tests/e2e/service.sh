@@ -178,10 +178,15 @@ try:
     $1
 except (BrokenPipeError, ConnectionResetError, TimeoutError):
     pass    # the service answered and closed (or stopped reading) before taking it all
+# Line by line: a service that stopped taking a huge line closes with it
+# unread, and the reset that follows the answer must not hide the answer.
+got = b""
 try:
-    print(b"".join(f.readlines()).decode("latin-1"))
+    for line in iter(f.readline, b""):
+        got += line
 except Exception as e:
-    print("EXC", e)
+    got += b"EXC " + str(e).encode()
+print(got.decode("latin-1"))
 PY
 }
 n0=$(msg_count); q0=$(ls "$S/queue" | wc -l)
