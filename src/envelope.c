@@ -14,6 +14,7 @@
 #include "header_fix.h"
 #include "i18n.h"
 #include "log.h"
+#include "rfc5322.h"
 #include "sender.h"
 
 /* A domain that may qualify addresses: a dot inside, host name characters
@@ -332,22 +333,13 @@ static bool add_missing_headers(const struct options *opts, struct envelope *env
 	return header_fix_add_from(opts, env, msg, r);
 }
 
-static bool is_ascii(const char *s)
-{
-	for (; *s; s++) {
-		if ((unsigned char)*s & 0x80)
-			return false;
-	}
-	return true;
-}
-
 /* RFC 6531: a UTF-8 mailbox can only travel with SMTPUTF8. */
 static bool note_utf8_addresses(struct envelope *env)
 {
-	if (!is_ascii(env->sender))
+	if (rfc5322_has_8bit(env->sender, strlen(env->sender)))
 		env->needs_smtputf8 = true;
 	for (size_t i = 0; i < env->recipients.n; i++) {
-		if (!is_ascii(env->recipients.items[i]))
+		if (rfc5322_has_8bit(env->recipients.items[i], strlen(env->recipients.items[i])))
 			env->needs_smtputf8 = true;
 	}
 	return true;

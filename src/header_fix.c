@@ -302,15 +302,6 @@ bool header_fix_add_from(const struct options *opts, const struct envelope *env,
 
 /* ---- 8-bit header text ---------------------------------------------- */
 
-static bool has_8bit(const char *p, size_t n)
-{
-	for (size_t i = 0; i < n; i++) {
-		if ((unsigned char)p[i] & 0x80)
-			return true;
-	}
-	return false;
-}
-
 static bool is_unstructured(const struct header *h)
 {
 	return message_header_is(h, "Subject") || message_header_is(h, "Comments") ||
@@ -363,7 +354,7 @@ bool header_fix_encode_8bit(struct message *msg, bool *eight_bit_left, struct re
 	for (size_t i = 0; i < msg->n_headers; i++) {
 		struct header *h = &msg->headers[i];
 
-		if (h->omit || !has_8bit(h->text, h->len))
+		if (h->omit || !rfc5322_has_8bit(h->text, h->len))
 			continue;
 		if (!is_unstructured(h))
 			*eight_bit_left = true;
@@ -420,7 +411,7 @@ static bool envelope_ascii(const struct envelope *env, struct result *r)
 	for (size_t i = 0; i <= env->recipients.n; i++) {
 		const char *a = i == 0 ? env->sender : env->recipients.items[i - 1];
 
-		if (has_8bit(a, strlen(a))) {
+		if (rfc5322_has_8bit(a, strlen(a))) {
 			snprintf(what, sizeof what, _("the address '%s' is not ASCII"), a);
 			return refuse_8bit(env, what, r);
 		}
@@ -477,7 +468,7 @@ bool header_fix_downgrade(const struct envelope *env, const struct message *msg,
 	for (size_t i = 0; ok && i < plain->n_headers; i++) {
 		struct header *h = &plain->headers[i];
 
-		if (h->omit || !has_8bit(h->text, h->len))
+		if (h->omit || !rfc5322_has_8bit(h->text, h->len))
 			continue;
 		if (has_phrases(h))
 			ok = encode_phrases(env, h, r);

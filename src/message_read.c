@@ -12,6 +12,7 @@
 
 #include "i18n.h"
 #include "message.h"
+#include "rfc5322.h"
 #include "message_internal.h"
 
 #define SPOOL_BUF (128 * 1024)
@@ -75,15 +76,6 @@ static bool emit(struct message_reader *rd, const char *p, size_t n)
 	return true;
 }
 
-static bool has_high_bit(const char *p, size_t n)
-{
-	for (size_t i = 0; i < n; i++) {
-		if ((unsigned char)p[i] & 0x80)
-			return true;
-	}
-	return false;
-}
-
 static bool emit_eol(struct message_reader *rd)
 {
 	rd->column = 0;
@@ -106,7 +98,7 @@ static bool emit_content(struct message_reader *rd, const char *p, size_t n)
 	rd->column += n;
 	/* Only the body decides BODY=8BITMIME: 8-bit header text is encoded
 	 * or needs SMTPUTF8 (header_fix.c). */
-	if (!rd->msg->eight_bit && has_high_bit(p, n))
+	if (!rd->msg->eight_bit && rfc5322_has_8bit(p, n))
 		rd->msg->eight_bit = true;
 	return emit(rd, p, n);
 }

@@ -126,15 +126,6 @@ const char *notice_recipient(const struct account *acct, const struct envelope *
 	return env->sender;
 }
 
-static bool is_ascii(const char *s)
-{
-	for (; *s; s++) {
-		if ((unsigned char)*s >= 0x80)
-			return false;
-	}
-	return true;
-}
-
 /* "Subject: Undelivered mail: <the original subject>", encoded when not
  * ASCII. */
 static void put_subject(FILE *f, const char *block, size_t len)
@@ -145,7 +136,7 @@ static void put_subject(FILE *f, const char *block, size_t len)
 	field_value(block, len, "Subject", subject, sizeof subject);
 	rfc5322_utf8_trim_partial(subject);
 	snprintf(line, sizeof line, "Undelivered mail: %s", subject[0] ? subject : "(no subject)");
-	if (!is_ascii(line) && rfc5322_encode_words(line, strlen(line), 9, enc, sizeof enc, &out))
+	if (rfc5322_has_8bit(line, strlen(line)) && rfc5322_encode_words(line, strlen(line), 9, enc, sizeof enc, &out))
 		fprintf(f, "Subject: %.*s\r\n", (int)out, enc);
 	else
 		fprintf(f, "Subject: %s\r\n", line);      /* ASCII, or the 8-bit text as it came */
@@ -209,15 +200,6 @@ static void put_body(FILE *f, const struct notice_about *a, const char *block, s
 	fwrite(block, 1, len, f);
 }
 
-static bool has_8bit(const char *p, size_t n)
-{
-	for (size_t i = 0; i < n; i++) {
-		if ((unsigned char)p[i] >= 0x80)
-			return true;
-	}
-	return false;
-}
-
 /* Headers and body as one text (malloc'ed into *text). */
 static bool compose(const struct notice_about *a, const char *to, char **text, size_t *size)
 {
@@ -239,7 +221,7 @@ static bool compose(const struct notice_about *a, const char *to, char **text, s
 	f = open_memstream(text, size);
 	if (f == NULL)
 		goto out;
-	put_headers(f, a, to, has_8bit(body, body_len));
+	put_headers(f, a, to, rfc5322_has_8bit(body, body_len));
 	put_subject(f, block, blen);
 	fwrite(body, 1, body_len, f);
 	ok = fclose(f) == 0;
@@ -261,7 +243,7 @@ static bool make_envelope(const struct notice_about *a, const char *to, struct n
 	if (n->env.sender == NULL || (a->env->domain != NULL && n->env.domain == NULL))
 		return result_fail(r, RESULT_OSERR, _("out of memory"));
 	n->env.smtputf8 = -1;
-	n->env.needs_smtputf8 = !is_ascii(to);
+	n->env.needs_smtputf8 = rfc5322_has_8bit(to, strlen(to));
 	n->env.body_8bit = n->msg.eight_bit;
 	return address_list_add(&n->env.recipients, to, r);
 }

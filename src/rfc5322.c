@@ -569,7 +569,7 @@ static size_t out_column(const struct phrase_out *o)
 	return o->column0 + o->len;
 }
 
-static bool has_high_bit(const char *p, size_t n)
+bool rfc5322_has_8bit(const char *p, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
 		if ((unsigned char)p[i] & 0x80)
@@ -681,7 +681,7 @@ static size_t encode_step(const char *t, size_t len, size_t i, const unsigned ch
 	if (mark[i] || *angle) {
 		while (mark[i] && end < len && mark[end])
 			end++;
-		if (has_high_bit(t + i, end - i)) {
+		if (rfc5322_has_8bit(t + i, end - i)) {
 			result_fail(r, RESULT_DATAERR, _("the address '%.*s' is not ASCII"),
 				    (int)(end - i), t + i);
 			return 0;
@@ -690,7 +690,7 @@ static size_t encode_step(const char *t, size_t len, size_t i, const unsigned ch
 		ok = out_put(o, t + i, end - i);
 	} else if (t[i] == '(') {
 		end = comment_end(t, i, len);
-		ok = !has_high_bit(t + i, end - i) || end - i < 2 || t[end - 1] != ')'
+		ok = !rfc5322_has_8bit(t + i, end - i) || end - i < 2 || t[end - 1] != ')'
 		     ? out_put(o, t + i, end - i)
 		     : out_put(o, "(", 1) && put_encoded(o, t + i + 1, end - i - 2, true, plain) &&
 		       out_put(o, ")", 1);
@@ -698,7 +698,7 @@ static size_t encode_step(const char *t, size_t len, size_t i, const unsigned ch
 		end = phrase_end(t, mark, i, len);
 		if (end <= i)
 			end = i + 1;
-		ok = !has_high_bit(t + i, end - i) ? out_put(o, t + i, end - i)
+		ok = !rfc5322_has_8bit(t + i, end - i) ? out_put(o, t + i, end - i)
 		     : put_encoded(o, t + i, end - i, false, plain) &&
 		       (end >= len || is_fws(t[end]) || out_put(o, " ", 1));
 	} else {

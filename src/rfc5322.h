@@ -73,6 +73,10 @@ bool rfc5322_encode_words(const char *text, size_t len, size_t first_column, cha
 bool rfc5322_encode_phrases(const char *text, size_t len, size_t column, char *buf, size_t size,
 			    size_t *outlen, struct result *r);
 
+/* Whether p[0..n) holds a byte with the high bit set (8-bit text that
+ * needs SMTPUTF8, 8BITMIME or an encoding). */
+bool rfc5322_has_8bit(const char *p, size_t n);
+
 /* s without the WSP (space, tab) at either end: the end is cut in place,
  * the start is skipped in the pointer returned. */
 char *rfc5322_trim_wsp(char *s);

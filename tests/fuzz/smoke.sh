@@ -13,7 +13,7 @@ fi
 declare -A sources=(
 	[reply]="smtp_reply result log"
 	[address]="rfc5322 result log"
-	[message]="message message_read result log"
+	[message]="message message_read rfc5322 result log"
 )
 # Further targets: tests/fuzz/fuzz_NAME.c plus a line "sources[NAME]=..." in
 # tests/fuzz/sources-NAME (the src/*.c files it links, without .c).
